@@ -1,0 +1,154 @@
+"""The part description shared by the FEM and export stages (DESIGN.md section 4).
+
+A :class:`Part` is data: hub centres by node id, struts by edge id, their widths, the hub and pin-hole radii,
+the sheet thickness, the material and the spec, all in mm (N and MPa for forces and moduli). For a sheet
+(``dim == 2``) the solid is the 2D union of hub discs and strut strips extruded by ``thickness``; for a 3D
+lattice it is round struts (``width`` = diameter) joined by spherical hubs. Node positions are the *print
+positions* (the relaxed, stress-free positions of the network, see :mod:`mechclln.geometry.print_state`)
+scaled to mm. Pin holes go through every source, target and pinned hub: a pin through a hole fixes the
+hub's position and leaves it free to rotate, as a node of the spring model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mechclln.errors import fail
+from mechclln.fileio import read_data, write_json
+from mechclln.network import Network
+
+from .materials import Material, get_material
+from .sections import Sections, length_scale, sections
+from .spec import PartSpec
+
+FORMAT = "mechclln.part"
+VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class Part:
+    """Solid strut geometry in mm: hubs by node id, struts by edge id."""
+
+    nodes: np.ndarray            # (N, d) hub centres, mm (print positions)
+    edges: np.ndarray            # (E, 2) node ids of each strut
+    width: np.ndarray            # (E,) strut width (2D) or diameter (3D), mm, within the printable range
+    hub_radius: float            # mm
+    hole_radius: float           # mm
+    hole_nodes: np.ndarray       # node ids with a pin hole
+    thickness: float             # sheet thickness, mm (2D; plane stress in the FEM stage)
+    material: Material
+    spec: PartSpec
+    kappa: float                 # N/mm per unit k of the spring network
+    scale: float                 # mm per network length unit
+    sources: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    targets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    pinned: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    free_length: np.ndarray | None = None    # (E,) hub edge to hub edge, mm
+    width_raw: np.ndarray | None = None      # (E,) width before clipping to the printable range, mm
+
+    @property
+    def dim(self) -> int:
+        return self.nodes.shape[1]
+
+    @property
+    def n_struts(self) -> int:
+        return self.edges.shape[0]
+
+    @property
+    def plane_stress(self) -> bool:
+        """A sheet is modelled in 2D plane stress with this thickness (the FEM stage's intent)."""
+        return self.dim == 2
+
+    def half_widths(self) -> np.ndarray:
+        return self.width / 2
+
+    def neck_half_widths(self) -> np.ndarray:
+        return self.width * self.spec.neck_fraction / 2
+
+    def axis_lengths(self) -> np.ndarray:
+        """Hub-centre to hub-centre strut lengths, mm."""
+        return np.linalg.norm(self.nodes[self.edges[:, 1]] - self.nodes[self.edges[:, 0]], axis=1)
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Axis-aligned bounding box (lo, hi) of the solid in mm (z from 0 to thickness for sheets)."""
+        lo = self.nodes.min(0) - self.hub_radius
+        hi = self.nodes.max(0) + self.hub_radius
+        if self.dim == 2:
+            lo, hi = np.append(lo, 0.0), np.append(hi, self.thickness)
+        return lo, hi
+
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT, "version": VERSION, "units": {"length": "mm", "force": "N", "stress": "MPa"},
+            "dim": self.dim, "nodes": self.nodes, "edges": self.edges, "width": self.width,
+            "hub_radius": self.hub_radius, "hole_radius": self.hole_radius, "hole_nodes": self.hole_nodes,
+            "thickness": self.thickness, "plane_stress": self.plane_stress, "material": self.material.to_dict(),
+            "spec": self.spec.to_dict(), "stiffness_scale_N_per_mm": self.kappa, "scale_mm": self.scale,
+            "sources": self.sources, "targets": self.targets, "pinned": self.pinned,
+            "free_length": self.free_length, "width_raw": self.width_raw,
+        }
+
+
+def terminal_nodes(task) -> tuple[np.ndarray, np.ndarray]:
+    """(source node ids, target node ids) of a task: both ends of every pair, plus node terminals."""
+    def ids(pairs, nodes):
+        return np.unique(np.concatenate([np.asarray(pairs, np.int64).ravel(),
+                                         np.asarray(nodes, np.int64).reshape(-1, 2)[:, 0]]))
+    return ids(task.source_pairs, task.source_nodes), ids(task.target_pairs, task.target_nodes)
+
+
+def build_part(net: Network, spec: PartSpec | None = None, material: "str | Material" = "tpu95a",
+               task=None, x_print: np.ndarray | None = None, nozzle: float = 0.4, check: bool = True) -> Part:
+    """Turn a (trained) network into a :class:`Part`.
+
+    ``x_print``: print positions in network units (default: the network's relaxed positions,
+    :func:`mechclln.geometry.print_state.print_positions`). ``task`` marks the source and target hubs
+    (they get pin holes, as do pinned nodes). ``check`` runs :func:`mechclln.geometry.checks.check_part`
+    and raises on the first error (crossing or overlapping struts, hubs too small, ...).
+    """
+    spec = (spec or PartSpec()).validate()
+    mat = get_material(material)
+    if x_print is None:
+        from .print_state import print_positions
+
+        x_print = print_positions(net)
+    sec: Sections = sections(net, spec, mat, x=x_print)  # kappa from the reference positions
+    scale = length_scale(net, spec)
+    src, tgt = terminal_nodes(task) if task is not None else (np.zeros(0, np.int64),) * 2
+    pinned = np.asarray(net.pinned, np.int64)
+    holes = np.unique(np.concatenate([src, tgt, pinned]))
+    part = Part(nodes=np.asarray(x_print, float) * scale, edges=net.edges.copy(), width=sec.width,
+                hub_radius=spec.hub_radius, hole_radius=spec.hole_diameter / 2, hole_nodes=holes,
+                thickness=spec.thickness if net.dim == 2 else 0.0, material=mat, spec=spec, kappa=sec.kappa,
+                scale=scale, sources=src, targets=tgt, pinned=pinned, free_length=sec.free_length,
+                width_raw=sec.width_raw)
+    if check:
+        from .checks import check_part
+
+        check_part(part, nozzle=nozzle).raise_first()
+    return part
+
+
+def save_part(part: Part, path) -> Path:
+    """Write the part description as JSON (atomically)."""
+    return write_json(path, part.to_dict())
+
+
+def load_part(path) -> Part:
+    """Read a part JSON written by :func:`save_part`."""
+    d = read_data(path)
+    if d.get("format") != FORMAT:
+        raise fail(str(path), "format", f"is {d.get('format')!r}, not a part file", f"give a '{FORMAT}' file")
+    arr = lambda key, dt=float: np.asarray(d[key], dt)  # noqa: E731
+    try:
+        return Part(nodes=arr("nodes"), edges=arr("edges", np.int64).reshape(-1, 2), width=arr("width"),
+                    hub_radius=float(d["hub_radius"]), hole_radius=float(d["hole_radius"]),
+                    hole_nodes=arr("hole_nodes", np.int64), thickness=float(d["thickness"]),
+                    material=Material(**d["material"]), spec=PartSpec(**d["spec"]).validate(str(path)),
+                    kappa=float(d["stiffness_scale_N_per_mm"]), scale=float(d["scale_mm"]),
+                    sources=arr("sources", np.int64), targets=arr("targets", np.int64),
+                    pinned=arr("pinned", np.int64), free_length=arr("free_length"), width_raw=arr("width_raw"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise fail(str(path), str(exc).strip("'"), "missing or malformed", "re-export the part") from None
