@@ -152,3 +152,25 @@ def load_part(path) -> Part:
                     pinned=arr("pinned", np.int64), free_length=arr("free_length"), width_raw=arr("width_raw"))
     except (KeyError, TypeError, ValueError) as exc:
         raise fail(str(path), str(exc).strip("'"), "missing or malformed", "re-export the part") from None
+
+
+def hole_axes(part: Part) -> np.ndarray:
+    """(H, 3) unit axis of each pin hole (order of ``part.hole_nodes``).
+
+    Sheets: z (through the thickness). 3D lattices: of the 13 cubic symmetry axes, the one furthest in
+    angle from every strut at that hub, so the pin does not run into a strut.
+    """
+    if part.dim == 2:
+        return np.tile([0.0, 0.0, 1.0], (len(part.hole_nodes), 1))
+    cand = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1], [1, 1, -1], [1, -1, 1], [-1, 1, 1], [1, 1, 0],
+                     [1, -1, 0], [1, 0, 1], [1, 0, -1], [0, 1, 1], [0, 1, -1]], float)
+    cand /= np.linalg.norm(cand, axis=1)[:, None]
+    out = []
+    for n in part.hole_nodes:
+        at = np.flatnonzero((part.edges == n).any(1))
+        other = np.where(part.edges[at, 0] == n, part.edges[at, 1], part.edges[at, 0])
+        d = part.nodes[other] - part.nodes[n]
+        d /= np.linalg.norm(d, axis=1)[:, None]
+        cos = np.abs(cand @ d.T).max(1) if len(d) else np.zeros(len(cand))
+        out.append(cand[int(np.argmin(cos))])
+    return np.array(out).reshape(-1, 3)
