@@ -70,6 +70,30 @@ def pair_rows(part, pairs, ubar: np.ndarray | None = None):
     return a, r0, eps
 
 
+def pair_curvature(part, pairs, ubar: np.ndarray, lam: np.ndarray):
+    """Rows ``a`` and block ``Q`` with ``a^T Q a = sum_r lam_r d^2 eps_r / d ubar^2`` (finite strain).
+
+    For ``eps = |dx| / r0 - 1`` the Hessian in (ubar_i, ubar_j) is ``[[M, -M], [-M, M]]`` with
+    ``M = (I - b b^T) / (|dx| r0)``.
+    """
+    d = part.gdim
+    X = part.centres + ubar
+    rows, blocks = [], []
+    for (i, j), lr in zip(np.asarray(pairs, dtype=np.int64).reshape(-1, 2), lam):
+        hi, hj = part.hole_index(int(i)), part.hole_index(int(j))
+        r0 = np.linalg.norm(part.centres[hj] - part.centres[hi])
+        dx = X[hj] - X[hi]
+        dist = np.linalg.norm(dx)
+        b = dx / dist
+        M = lr * (np.eye(d) - np.outer(b, b)) / (dist * r0)
+        a = np.zeros((2 * d, len(part.holes) * d))
+        a[:d, hi * d:(hi + 1) * d] = np.eye(d)
+        a[d:, hj * d:(hj + 1) * d] = np.eye(d)
+        rows.append(a)
+        blocks.append(np.block([[M, -M], [-M, M]]))
+    return rows, blocks
+
+
 def free_rigid_modes(part, pinned) -> tuple[np.ndarray, np.ndarray]:
     """Rigid modes the pins leave free and the rows removing them.
 

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from mechclln.errors import MechcllnError
 
 from . import stack
-from .tags import HOLE, HUB, STRUT, split
+from mechclln.geometry.tags import HOLE_BASE as HOLE, HUB_BASE as HUB, STRUT_BASE as STRUT, decode
 
 
 @dataclass(eq=False)
@@ -106,16 +106,15 @@ def from_gmsh(gmsh, *, E: float, nu: float, thickness: float | None, degree: int
 
 
 def from_mesh(mesh, cell_tags, facet_tags, *, E, nu, thickness, degree=2, source="part") -> Part:
-    """Build a :class:`Part` from a DOLFINx mesh with the tag contract of :mod:`mechclln.fem.tags`."""
+    """Build a :class:`Part` from a DOLFINx mesh with the tag contract of :mod:`mechclln.geometry.tags`."""
     dfx = stack.dolfinx()
     import ufl
 
     comm = mesh.comm
     if cell_tags is None or facet_tags is None:
         raise MechcllnError(f"{source}: the mesh has no cell or facet tags; export the gmsh model with "
-                            "physical groups strut_e, hub_n and hole_n (see mechclln.fem.tags)")
-    struts, hubs, _ = split(_all_values(comm, cell_tags))
-    _, _, holes = split(_all_values(comm, facet_tags))
+                            "physical groups strut_e, hub_n and hole_n (see mechclln.geometry.tags)")
+    struts, hubs, holes = _ids(comm, cell_tags, "strut"), _ids(comm, cell_tags, "hub"), _ids(comm, facet_tags, "hole")
     if not struts:
         raise MechcllnError(f"{source}: no strut cell tags (physical groups {STRUT}+e named strut_e); "
                             "build the part with mechclln.geometry or tag the strut regions")
@@ -129,9 +128,10 @@ def from_mesh(mesh, cell_tags, facet_tags, *, E, nu, thickness, degree=2, source
                 centres=centres, perimeters=perimeters, H=H, source=source)
 
 
-def _all_values(comm, tags) -> set:
-    """The tag values present on any rank."""
-    return set().union(*comm.allgather(set(np.unique(tags.values).tolist())))
+def _ids(comm, tags, kind: str) -> list[int]:
+    """Sorted ids of the ``kind`` ("strut", "hub", "hole") groups present on any rank."""
+    values = set().union(*comm.allgather(set(np.unique(tags.values).tolist())))
+    return sorted(i for k, i in map(decode, values) if k == kind)
 
 
 def _hole_operator(dfx, ufl, V, facet_tags, holes, comm):
@@ -139,7 +139,7 @@ def _hole_operator(dfx, ufl, V, facet_tags, holes, comm):
     mesh = V.mesh
     fdim = mesh.topology.dim - 1
     gdim = mesh.geometry.dim
-    hole_facets = facet_tags.indices[facet_tags.values >= HOLE]
+    hole_facets = facet_tags.indices[(facet_tags.values >= HOLE) & (facet_tags.values < HOLE + HUB)]
     marker = dfx.mesh.meshtags(mesh, fdim, hole_facets, np.full(len(hole_facets), 1, dtype=np.int32))
     ds = ufl.Measure("ds", domain=mesh, subdomain_data=marker)
     v = ufl.TestFunction(V)

@@ -75,27 +75,37 @@ class Factored:
 
 
 def _add_penalty(part, K, pin_a: np.ndarray):
-    """K += s P^T P with P = pin_a H, s scaled to the mean diagonal of K over |P row|^2."""
-    PETSc = stack.petsc()
+    """K += s P^T P with P = pin_a H, one s per row: the mean diagonal of K over |P row|^2."""
     comm = part.comm
-    P = sp.csr_matrix(sp.csr_matrix(pin_a) @ part.H).tocoo()
-    glob = P.col + part.global_offset
     diag = K.getDiagonal()
     mean_diag = comm.allreduce(float(diag.array.sum())) / diag.getSize()
-    entries = comm.allgather((P.row, glob, P.data))
-    rows_all = np.concatenate([e[0] for e in entries])
-    cols_all = np.concatenate([e[1] for e in entries])
-    vals_all = np.concatenate([e[2] for e in entries])
-    K.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
-    lo, hi = K.getOwnershipRange()
     for r in range(pin_a.shape[0]):
-        sel = rows_all == r
-        cols, vals = cols_all[sel], vals_all[sel]
-        s = mean_diag / float(vals @ vals)
-        mine = (cols >= lo) & (cols < hi)
-        block = s * np.outer(vals[mine], vals)
-        K.setValues(cols[mine].astype(PETSc.IntType), cols.astype(PETSc.IntType), block,
-                    addv=PETSc.InsertMode.ADD_VALUES)
+        row = pin_a[r:r + 1]
+        norm2 = comm.allreduce(float((sp.csr_matrix(row) @ part.H).power(2).sum()))
+        add_hole_block(part, K, row, np.array([[mean_diag / norm2]]))
+
+
+def add_hole_block(part, K, a: np.ndarray, Q: np.ndarray):
+    """K += (a H)^T Q (a H): a small dense block over the hole dofs that the rows ``a`` touch.
+
+    Used for the pin regularisation and for the curvature of the pair-distance constraints. The block
+    lies partly outside the finite-element sparsity pattern, so new nonzeros are allowed.
+    """
+    PETSc = stack.petsc()
+    P = sp.csr_matrix(sp.csr_matrix(a) @ part.H).tocoo()
+    entries = part.comm.allgather((P.row, P.col + part.global_offset, P.data))
+    rows = np.concatenate([e[0] for e in entries])
+    cols = np.concatenate([e[1] for e in entries])
+    vals = np.concatenate([e[2] for e in entries])
+    union, where = np.unique(cols, return_inverse=True)
+    dense = np.zeros((a.shape[0], len(union)))
+    np.add.at(dense, (rows, where), vals)
+    lo, hi = K.getOwnershipRange()
+    mine = (union >= lo) & (union < hi)
+    block = dense[:, mine].T @ Q @ dense
+    K.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
+    K.setValues(union[mine].astype(PETSc.IntType), union.astype(PETSc.IntType), block,
+                addv=PETSc.InsertMode.ADD_VALUES)
     K.assemble()
 
 

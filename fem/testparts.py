@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import stack
-from .tags import HOLE, HUB, STRUT
+from mechclln.geometry.tags import HOLE_BASE as HOLE, HUB_BASE as HUB, STRUT_BASE as STRUT
 
 
 def build_sheet(x, edges, widths, hub_radius: float, hole_radius: float, h: float,
