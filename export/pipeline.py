@@ -1,0 +1,124 @@
+"""``mechclln export RUN_DIR``: from a trained run to the files a lab needs, in ``RUN_DIR/export/``.
+
+Order: read the run; print positions and the as-printed spring response; build and check the part
+(crossing struts, hubs, printable widths); check it fits the printer's bed; build the solid and check it
+(one watertight, consistently wound body); render every file in memory; then write them all into a
+temporary folder that replaces ``export/`` in one rename. A failure at any step writes nothing.
+
+Files: ``part.stl`` (binary, mm), ``part.3mf``, ``part.dxf`` and ``part.svg`` (sheets), ``coupon.stl``,
+``part.json`` (the part description for the FEM stage), ``report.json`` (checks, mesh report, fidelity,
+lost prestress, timings), ``lab_sheet.md`` + ``lab_sheet.png``, and ``part.gcode`` when slicing is asked for.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mechclln.errors import MechcllnError
+from mechclln.fileio import write_bytes, write_json
+from mechclln.geometry.checks import check_part
+from mechclln.geometry.part import build_part
+from mechclln.geometry.print_state import compare_printed
+from mechclln.geometry.spec import PartSpec
+
+from .coupon import coupon_part, coupon_stiffness
+from .formats import dxf_text, stl_bytes, svg_text, threemf_bytes
+from .labsheet import figure_png, lab_sheet_markdown
+from .mesh_checks import mesh_report, require_fits
+from .printer import get_printer
+from .solid import solid_mesh
+
+FORMATS = ("stl", "3mf", "dxf", "svg")
+
+
+def render_export(net, task, spec: PartSpec | None = None, material="tpu95a", printer="generic",
+                  formats=FORMATS, model: str = "nonlinear", title: str = "mechclln part") -> tuple[dict, dict]:
+    """All export files of a trained network, in memory: ``({file name: bytes}, report dict)``."""
+    timings, t0 = {}, time.perf_counter()
+    bad = sorted(set(formats) - set(FORMATS))
+    if bad:
+        raise MechcllnError(f"export: field 'formats': unknown {bad}; choose from {', '.join(FORMATS)}")
+    printer = get_printer(printer)
+    spec = (spec or PartSpec()).validate()
+    cmp = compare_printed(net, task, model=model)
+    timings["relax_and_respond_s"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    part = build_part(net, spec, material, task=task, x_print=cmp.x_print, nozzle=printer.nozzle, check=False)
+    checks = check_part(part, nozzle=printer.nozzle).raise_first()
+    lo, hi = part.bounds()
+    require_fits(hi - lo, printer)
+    timings["part_and_checks_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    mesh = solid_mesh(part)
+    mrep = mesh_report(mesh, printer, checks, spec.width_range(part.material)[0])
+    if not (mrep["bodies"] == 1 and mrep["watertight"] and mrep["winding_consistent"]):
+        raise MechcllnError(f"export: the solid is not one clean body ({mrep['bodies']} bodies, watertight "
+                            f"{mrep['watertight']}, winding {mrep['winding_consistent']}); report this as a bug")
+    timings["solid_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    coupon = coupon_part(part)
+    files = {"coupon.stl": stl_bytes(solid_mesh(coupon))}
+    if "stl" in formats:
+        files["part.stl"] = stl_bytes(mesh)
+    if "3mf" in formats:
+        files["part.3mf"] = threemf_bytes(mesh)
+    if part.dim == 2 and ({"dxf", "svg"} & set(formats)):
+        from mechclln.geometry.outline import outline_polygons
+
+        contours = outline_polygons(part)
+        if "dxf" in formats:
+            files["part.dxf"] = dxf_text(contours).encode()
+        if "svg" in formats:
+            files["part.svg"] = svg_text(contours).encode()
+    timings["files_s"] = time.perf_counter() - t
+    c_trained, c_printed = cmp.errors()
+    lost_N = cmp.lost_tension * part.kappa * part.scale
+    report = {
+        "format": "mechclln.export_report", "version": 1, "model": model, "printer": printer.to_dict(),
+        "material": part.material.to_dict(), "spec": spec.to_dict(),
+        "stiffness_scale_N_per_mm": part.kappa, "scale_mm": part.scale,
+        "checks": checks.to_dict(), "mesh": mrep,
+        "coupon": {"width_mm": float(coupon.width[0]), "free_length_mm": float(coupon.free_length[0]),
+                   "stiffness_N_per_mm": coupon_stiffness(coupon)},
+        "fidelity": {"model": model, "C_trained": c_trained, "C_as_printed": c_printed,
+                     "target_strains_trained": cmp.trained.target_strains,
+                     "target_strains_as_printed": cmp.printed.target_strains,
+                     "target_strains_desired": task.target_strains},
+        "lost_prestress_N": {"per_edge": lost_N, "max_abs": float(np.abs(lost_N).max()),
+                             "rms": float(np.sqrt(np.mean(lost_N ** 2)))},
+    }
+    t = time.perf_counter()
+    files["lab_sheet.png"] = figure_png(part)
+    files["lab_sheet.md"] = lab_sheet_markdown(part, cmp, report, "lab_sheet.png", title).encode()
+    timings["lab_sheet_s"] = time.perf_counter() - t
+    timings["total_s"] = time.perf_counter() - t0
+    report["timings"] = timings
+    return files, report | {"_part": part}
+
+
+def export_run(run_dir, spec: PartSpec | None = None, material="tpu95a", printer="generic", formats=FORMATS,
+               gcode: bool = False, force: bool = False) -> dict:
+    """Export a run directory into ``RUN_DIR/export/`` (replaced only with ``force``); returns the report."""
+    from mechclln.geometry.part import save_part
+    from mechclln.rundir import load_run, staged_directory
+
+    run_dir = Path(run_dir)
+    _, net, task, metrics = load_run(run_dir)
+    model = str(metrics.get("model", "nonlinear"))
+    files, report = render_export(net, task, spec, material, printer, formats, model, title=run_dir.name)
+    part = report.pop("_part")
+    with staged_directory(run_dir / "export", force=force) as tmp:
+        for name, data in files.items():
+            write_bytes(tmp / name, data)
+        save_part(part, tmp / "part.json")
+        if gcode:
+            from .slicer import slice_to_gcode
+
+            t = time.perf_counter()
+            slice_to_gcode(tmp / "part.stl", tmp / "part.gcode", get_printer(printer))
+            report["timings"]["slice_s"] = time.perf_counter() - t
+        write_json(tmp / "report.json", report)
+    report["files"] = sorted([*files, "part.json", "report.json", *(["part.gcode"] if gcode else [])])
+    return report
