@@ -1,0 +1,281 @@
+"""The `mechclln` command: a thin argparse layer over the library.
+
+Core commands: network, task, train, evaluate, demo. Stage commands (export, fem, finetune, lab-compare,
+bench) are registered by their packages' ``cli.py`` modules, which import nothing heavy at module level.
+Bad input ends with ``mechclln: error: <one line>`` and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MechcllnError
+
+STAGE_CLIS = ("mechclln.export.cli", "mechclln.fem.cli", "mechclln.bench")
+
+
+def _stage_modules():
+    mods = []
+    for name in STAGE_CLIS:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ModuleNotFoundError:
+            found = False
+        if found:
+            mods.append(importlib.import_module(name))
+    return mods
+
+
+# --------------------------------------------------------------------------------------------- network
+def _make_network(args):
+    from . import lattices
+
+    if args.kind == "jammed":
+        from .packing import jammed_network
+
+        return jammed_network(args.nodes, dim=args.dim, z_target=args.z, seed=args.seed)
+    if args.kind not in lattices.LATTICES:
+        raise MechcllnError(f"--kind {args.kind!r} is unknown; choose jammed or one of {', '.join(lattices.LATTICES)}")
+    fn = lattices.LATTICES[args.kind]
+    size = args.size or ([12, 12] if args.kind in ("triangular", "square_diagonal") else
+                         [6, 6] if args.kind in ("kagome", "honeycomb") else [4, 4, 4] if args.kind == "cubic_diagonal" else [3, 3, 3])
+    kw = {"nnn": not args.no_nnn} if args.kind in ("kagome", "honeycomb") else {}
+    return fn(*size, **kw)
+
+
+def cmd_network(args) -> int:
+    from . import network as netio
+    from .rigidity import floppy_modes
+
+    if args.check:
+        net = netio.load(args.check)
+        rep = floppy_modes(net, pinned=net.pinned)
+        print(f"{args.check}: {net.n_nodes} nodes, {net.n_edges} edges, dim {net.dim}, Z = {net.mean_coordination():.3f}")
+        print("rigid (no floppy modes beyond rigid-body motion)" if rep.n_floppy == 0 else rep.message)
+        return 0 if rep.n_floppy == 0 else 1
+    if not args.out:
+        raise MechcllnError("--out: missing; give the JSON file to write, e.g. --out network.json")
+    net = _make_network(args)
+    netio.save(net, args.out)
+    print(f"wrote {args.out}: {net.n_nodes} nodes, {net.n_edges} edges, Z = {net.mean_coordination():.3f}")
+    return 0
+
+
+def cmd_task(args) -> int:
+    from . import network as netio
+    from .task import random_task, save_task
+
+    net = netio.load(args.network)
+    task = random_task(net, n_targets=args.targets, source_strain=args.source_strain,
+                       target_strain=args.target_strain, seed=args.seed, rest=not args.no_rest)
+    save_task(task, args.out)
+    print(f"wrote {args.out}: {len(task.source_pairs)} source pair(s), {task.n_targets} targets, "
+          f"{task.n_examples} examples{' (rest example included)' if not args.no_rest else ''}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- train
+def _config(args):
+    from .training import TrainConfig
+
+    learn = tuple(s.strip() for s in args.learn.split(",") if s.strip())
+    return TrainConfig(rule=args.rule, learn=learn, model=args.model, eta=args.eta, beta=args.beta, reg=args.reg,
+                       alpha_k=args.alpha_k, alpha_l=args.alpha_l, steps=args.steps, tol=args.tol,
+                       k_bounds=(args.k_min, args.k_max), checkpoint_every=args.checkpoint_every)
+
+
+def run_training(net, task, cfg, out: Path, force: bool, resume: bool = False, progress: bool = True) -> Path:
+    """Train and write a complete run directory at ``out`` (atomically)."""
+    from . import network as netio
+    from . import plots
+    from .equilibrium import respond
+    from .fileio import write_json
+    from .rundir import metrics_dict, staged_directory
+    from .task import save_task
+    from .training import train
+
+    ckpt_src = out / "checkpoint.npz"
+    if resume and not ckpt_src.exists():
+        raise MechcllnError(f"{ckpt_src}: no checkpoint to resume from; run without --resume")
+    with staged_directory(out, force=force or resume) as tmp:
+        if resume:
+            import shutil
+
+            shutil.copy2(ckpt_src, tmp / "checkpoint.npz")
+        t0 = time.perf_counter()
+        res = train(net, task, cfg, progress=progress, checkpoint=tmp / "checkpoint.npz", resume=resume)
+        t_train = time.perf_counter() - t0
+        h = res.history
+        timings = {"train_seconds": t_train, "steps": len(h.step),
+                   "mean_step_seconds": float(np.mean(h.seconds)) if h.seconds else None,
+                   "factorizations": h.factorizations[-1] if h.factorizations else 0}
+        netio.save(net, tmp / "network_initial.json")
+        netio.save(res.network, tmp / "network.json")
+        save_task(task, tmp / "task.json")
+        write_json(tmp / "metrics.json", metrics_dict(res, task, timings))
+        pdir = tmp / "plots"
+        plots.plot_training(h, pdir / "training.png", f"{cfg.rule} ({'+'.join(cfg.learn)}), {cfg.model} model")
+        plots.plot_parameter(res.network, res.network.k, pdir / "stiffness.png", "stiffness k", task, width_by_k=True)
+        dl = (res.network.l - net.l) / net.lengths()
+        plots.plot_parameter(res.network, dl, pdir / "rest_length_change.png", "change of rest length / r0", task,
+                             cmap="coolwarm", symmetric=True)
+        resp = respond(res.network, task, cfg.model, check_rigidity=False)
+        ex = int(np.argmax(np.abs(task.source_strains).sum(1)))
+        plots.plot_response(res.network, resp.x[ex], task, pdir / "response.png",
+                            title=f"free response, example {ex}")
+        plots.plot_targets(task.target_strains, res.target_strains, pdir / "targets.png")
+    status = "reached" if res.converged else "did NOT reach"
+    print(f"{out}: {len(h.step)} steps in {t_train:.1f} s; C/C0 = {h.C_rel[-1]:.3g} ({status} tol {cfg.tol:g})")
+    return out
+
+
+def cmd_train(args) -> int:
+    from . import network as netio
+    from .task import load_task
+
+    net = netio.load(args.network)
+    task = load_task(args.task, net)
+    run_training(net, task, _config(args), Path(args.out), args.force, args.resume, progress=not args.quiet)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from . import network as netio
+    from .equilibrium import respond
+    from .fileio import write_json
+    from .task import load_task
+
+    net = netio.load(args.network)
+    task = load_task(args.task, net)
+    models = ("nonlinear", "harmonic") if args.model == "both" else (args.model,)
+    out = {}
+    for m in models:
+        r = respond(net, task, m)
+        C = 0.5 * np.mean(np.sum((r.target_strains - task.target_strains) ** 2, axis=1))
+        out[m] = {"target_strains": r.target_strains, "source_forces": r.source_forces, "C": C}
+        print(f"{m} model: C = {C:.4g}")
+        for e in range(task.n_examples):
+            vals = " ".join(f"{v:+.5f}" for v in r.target_strains[e])
+            want = " ".join(f"{v:+.5f}" for v in task.target_strains[e])
+            print(f"  example {e}: target strains {vals}   (desired {want})")
+    if args.json:
+        write_json(args.json, out)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- demo
+DEMO = {"nodes": 300, "seed": 3, "targets": 3, "source_strain": 0.05, "target_strain": 0.05}
+
+
+def cmd_demo(args) -> int:
+    from .packing import jammed_network
+    from .task import random_task
+    from .training import TrainConfig
+
+    t0 = time.perf_counter()
+    net = jammed_network(DEMO["nodes"], dim=2, seed=DEMO["seed"])
+    task = random_task(net, n_targets=DEMO["targets"], source_strain=DEMO["source_strain"],
+                       target_strain=DEMO["target_strain"], seed=DEMO["seed"], rest=True)
+    print(f"demo: jammed 2D network, {net.n_nodes} nodes, {net.n_edges} edges, Z = {net.mean_coordination():.2f}; "
+          f"1 source, {task.n_targets} targets, rest + actuated example")
+    out = Path(args.out)
+    cfg = TrainConfig(rule="coupled", learn=("k", "l"), model="nonlinear", steps=args.steps, tol=1e-3)
+    run_training(net, task, cfg, out, args.force, progress=not args.quiet)
+    for mod in _stage_modules():
+        if hasattr(mod, "demo_step"):
+            summary = mod.demo_step(out)
+            print(f"demo: {mod.__name__.split('.')[-2] if mod.__name__.endswith('.cli') else mod.__name__}: {summary}")
+    print(f"demo finished in {time.perf_counter() - t0:.1f} s; results in {out}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mechclln", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    q = sub.add_parser("network", help="generate a network JSON (jammed packing or regular lattice), or --check one")
+    q.add_argument("--kind", default="jammed", help="jammed, triangular, square_diagonal, kagome, honeycomb, cubic_diagonal, fcc")
+    q.add_argument("--nodes", type=int, default=300, help="approximate node count (jammed)")
+    q.add_argument("--dim", type=int, default=2, choices=(2, 3))
+    q.add_argument("--z", type=float, default=None, help="target mean coordination after pruning (jammed)")
+    q.add_argument("--size", type=int, nargs="+", help="lattice size in cells/nodes per axis")
+    q.add_argument("--no-nnn", action="store_true", help="kagome/honeycomb without next-nearest-neighbour bonds")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", help="network JSON to write")
+    q.add_argument("--check", metavar="FILE", help="diagnose floppy modes of an existing network file")
+    q.set_defaults(func=cmd_network)
+
+    q = sub.add_parser("task", help="generate a random allosteric task for a network")
+    q.add_argument("network")
+    q.add_argument("--targets", type=int, default=3)
+    q.add_argument("--source-strain", type=float, default=0.05)
+    q.add_argument("--target-strain", type=float, default=0.05)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--no-rest", action="store_true", help="leave out the rest example (zero in -> zero out)")
+    q.add_argument("--out", required=True)
+    q.set_defaults(func=cmd_task)
+
+    q = sub.add_parser("train", help="train a network on a task; writes a run directory")
+    q.add_argument("network")
+    q.add_argument("task")
+    q.add_argument("--out", required=True, help="run directory to create")
+    q.add_argument("--rule", default="coupled", help="coupled, equilibrium_propagation, directed_aging, power_efficient, gradient")
+    q.add_argument("--model", default="nonlinear", choices=("nonlinear", "harmonic"))
+    q.add_argument("--learn", default="k,l", help="parameters to learn: k, l or k,l")
+    q.add_argument("--eta", type=float, default=0.1)
+    q.add_argument("--beta", type=float, default=1e-3)
+    q.add_argument("--reg", type=float, default=0.0, help="power-efficient regulariser weight")
+    q.add_argument("--alpha-k", type=float, default=None)
+    q.add_argument("--alpha-l", type=float, default=None)
+    q.add_argument("--steps", type=int, default=2000)
+    q.add_argument("--tol", type=float, default=1e-3, help="stop when C/C0 <= tol")
+    q.add_argument("--k-min", type=float, default=0.1)
+    q.add_argument("--k-max", type=float, default=10.0)
+    q.add_argument("--checkpoint-every", type=int, default=50)
+    q.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+    q.add_argument("--force", action="store_true", help="replace an existing run directory")
+    q.add_argument("--quiet", action="store_true")
+    q.set_defaults(func=cmd_train)
+
+    q = sub.add_parser("evaluate", help="response of a saved network to a task")
+    q.add_argument("network")
+    q.add_argument("task")
+    q.add_argument("--model", default="both", choices=("nonlinear", "harmonic", "both"))
+    q.add_argument("--json", help="also write the numbers to this JSON file")
+    q.set_defaults(func=cmd_evaluate)
+
+    q = sub.add_parser("demo", help="the built-in default: jammed network, allosteric task, coupled learning (+ stages)")
+    q.add_argument("--out", default="runs/demo")
+    q.add_argument("--steps", type=int, default=3000)
+    q.add_argument("--force", action="store_true")
+    q.add_argument("--quiet", action="store_true")
+    q.set_defaults(func=cmd_demo)
+
+    for mod in _stage_modules():
+        mod.register(sub)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except MechcllnError as exc:
+        print(f"mechclln: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mechclln: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

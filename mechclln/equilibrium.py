@@ -1,0 +1,399 @@
+"""Exact equilibria of spring networks under imposed pair strains and node displacements.
+
+A *state* minimises ``U`` (see :mod:`mechclln.springs`) subject to constraint rows, each either hard
+(``c(x) = value``) or soft with compliance ``s`` (energy ``(c(x) - value)^2 / (2 s)``, used for the
+equilibrium-propagation nudge). Pair rows constrain the pair strain ``eps = p/r0 - 1``; node rows one
+displacement component. Newton's method solves the KKT system of the Lagrangian
+``L = U + sum_r lam_r (c_r(x) - value_r) - sum_r s_r lam_r^2 / 2``::
+
+    [ H_L   A^T ] [dx  ]     [ dU/dx + A^T lam  ]
+    [ A    -S   ] [dlam] = - [ c(x) - v - S lam ]
+
+with ``H_L`` the Hessian of the Lagrangian (constraint curvature included) and ``A`` the constraint
+Jacobian. Only ``H_L`` is factored; the multipliers come from the small Schur complement
+``A H_L^{-1} A^T + S`` (m x m, m = number of rows). A clamped state therefore reuses the free state's
+factor: it only adds target rows. The factor is also reused across learning steps by iterative refinement
+(:class:`mechclln.linalg.ReusableSolver`), so the harmonic model with fixed ``k`` factors once per run.
+
+Rigid-body motion: pinned nodes and node sources fix their dofs; the rigid-body modes they leave free are
+removed by fixing a statically determinate set of dofs (picked by a pivoted QR of the rigid modes), which
+carries no reaction under self-equilibrated loads, and reported positions are then moved rigidly to the
+zero-mean gauge (no net translation or rotation relative to the reference; Kabsch alignment), or, with one
+anchored node, rotated about that node.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+from .errors import MechcllnError
+from .linalg import ReusableSolver, SingularMatrixError
+from .network import Network
+from .springs import MODELS, PairAssembler, pair_measure, rigid_modes, scatter_pair_vectors
+from .task import Task
+
+FORCE_TOL = 1e-11     # |dU/dx + A^T lam|_inf / (mean k * mean bond length)
+CONSTRAINT_TOL = 1e-12
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Constraint rows of a state: pair rows index the solver's terminal pairs (sources, then targets)."""
+
+    pair: np.ndarray
+    pair_value: np.ndarray
+    pair_soft: np.ndarray
+    dof: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    dof_value: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    dof_soft: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def m(self) -> int:
+        return len(self.pair) + len(self.dof)
+
+    def with_values(self, pair_value, dof_value) -> "Rows":
+        return Rows(self.pair, pair_value, self.pair_soft, self.dof, dof_value, self.dof_soft)
+
+
+@dataclass
+class State:
+    """An equilibrium: positions ``x`` (N, d) in the solver's internal frame, multipliers ``lam`` (one per
+    row, pair rows first), the edge length measures ``p`` (E,), and the rows it satisfies."""
+
+    x: np.ndarray
+    lam: np.ndarray
+    rows: Rows
+    p: np.ndarray
+    residual: float
+    iterations: int
+
+
+class Equilibria:
+    """Equilibrium solver for one network topology, its pins and one task's terminals, in one model.
+
+    ``k`` and ``l`` are passed per call (they change during learning); ``x`` of the network is the
+    reference configuration. One :class:`ReusableSolver` per example slot keeps factors between calls.
+    """
+
+    def __init__(self, net: Network, task: Task | None = None, model: str = "nonlinear",
+                 check_rigidity: bool = True):
+        if model not in MODELS:
+            raise MechcllnError(f"model {model!r} is unknown; choose one of {', '.join(MODELS)}")
+        self.net, self.task, self.model = net, task, model
+        N, d = net.x.shape
+        self.X = net.x
+        self.rbar = float(np.mean(net.lengths()))
+        empty2 = np.zeros((0, 2), np.int64)
+        self.src_pairs = task.source_pairs if task else empty2
+        self.tgt_pairs = task.target_pairs if task else empty2
+        self.term_pairs = np.vstack([self.src_pairs, self.tgt_pairs])
+        self.term_r0 = np.linalg.norm(self.X[self.term_pairs[:, 0]] - self.X[self.term_pairs[:, 1]], axis=1)
+        node_dof = lambda t: t[:, 0] * d + t[:, 1]
+        self.src_dofs = node_dof(task.source_nodes) if task else np.zeros(0, np.int64)
+        self.tgt_dofs = node_dof(task.target_nodes) if task else np.zeros(0, np.int64)
+
+        fixed = np.zeros(N * d, bool)
+        for n in net.pinned:
+            fixed[n * d:(n + 1) * d] = True
+        fixed[self.src_dofs] = True
+        anchored = fixed.copy()
+        R = rigid_modes(self.X)
+        null = sla.null_space(R[anchored]) if anchored.any() else np.eye(R.shape[1])
+        R_rem = R @ null
+        self.n_ground = R_rem.shape[1]
+        if self.n_ground:
+            free_idx = np.flatnonzero(~fixed)
+            _, _, piv = sla.qr(R_rem[free_idx].T, pivoting=True, mode="economic")
+            fixed[free_idx[piv[: self.n_ground]]] = True
+        if len(self.tgt_dofs) and self.n_ground:
+            raise MechcllnError("task: node-displacement targets need pinned nodes (or node sources) that fix "
+                                "rigid-body motion; pin at least d non-collinear nodes")
+        self.fixed = fixed
+        self.free = np.flatnonzero(~fixed)
+        self.dof_map = -np.ones(N * d, np.int64)
+        self.dof_map[self.free] = np.arange(len(self.free))
+        anchor_nodes = np.unique(np.flatnonzero(anchored) // d)
+        if self.n_ground == R.shape[1]:
+            self.gauge = ("kabsch", None)
+        elif len(anchor_nodes) == 1 and anchored[anchor_nodes[0] * d:(anchor_nodes[0] + 1) * d].all():
+            self.gauge = ("pivot", int(anchor_nodes[0]))
+        else:
+            self.gauge = ("none", None)
+        self.assembler = PairAssembler(np.vstack([net.edges, self.term_pairs]), d, self.dof_map)
+        self._solvers: dict[int, ReusableSolver] = {}
+        self._solver_k: dict[int, np.ndarray] = {}
+        if check_rigidity:
+            from .rigidity import floppy_modes
+
+            report = floppy_modes(net, pinned=net.pinned)
+            if report.n_floppy:
+                raise MechcllnError(f"network: {report.message}")
+
+    # ------------------------------------------------------------------------------------ rows
+    def source_rows(self, ex: int) -> Rows:
+        S = len(self.src_pairs)
+        return Rows(np.arange(S), self.task.source_strains[ex].astype(float), np.zeros(S))
+
+    def target_rows(self, pair_value, dof_value, soft: float = 0.0) -> Rows:
+        S, T, Tn = len(self.src_pairs), len(self.tgt_pairs), len(self.tgt_dofs)
+        return Rows(S + np.arange(T), np.asarray(pair_value, float), np.full(T, soft),
+                    self.tgt_dofs, np.asarray(dof_value, float), np.full(Tn, soft))
+
+    @staticmethod
+    def join(a: Rows, b: Rows) -> Rows:
+        return Rows(np.concatenate([a.pair, b.pair]), np.concatenate([a.pair_value, b.pair_value]),
+                    np.concatenate([a.pair_soft, b.pair_soft]), np.concatenate([a.dof, b.dof]),
+                    np.concatenate([a.dof_value, b.dof_value]), np.concatenate([a.dof_soft, b.dof_soft]))
+
+    def initial_x(self, ex: int | None = None) -> np.ndarray:
+        x = self.X.copy()
+        if ex is not None and len(self.src_dofs):
+            x.ravel()[self.src_dofs] += self.task.source_displacements[ex]
+        return x
+
+    # ------------------------------------------------------------------------------------ pieces
+    def measure_rows(self, x, rows: Rows):
+        """Row values c(x): pair strains and node displacements; with the pair measures (p, n, curv)."""
+        pairs = self.term_pairs[rows.pair]
+        p, n, c = pair_measure(self.model, x, self.X, pairs)
+        r0 = self.term_r0[rows.pair]
+        disp = (x - self.X).ravel()[rows.dof]
+        return np.concatenate([p / r0 - 1.0, disp]), (pairs, n, c, r0)
+
+    def _jacobian(self, rows: Rows, geo) -> sp.csr_matrix:
+        pairs, n, _, r0 = geo
+        d = self.X.shape[1]
+        mp = len(pairs)
+        g = n / r0[:, None]
+        rr = np.repeat(np.arange(mp), 2 * d)
+        cc = np.concatenate([pairs[:, :1] * d + np.arange(d), pairs[:, 1:] * d + np.arange(d)], 1).ravel()
+        vv = np.concatenate([g, -g], 1).ravel()
+        rr = np.concatenate([rr, mp + np.arange(len(rows.dof))])
+        cc = np.concatenate([cc, rows.dof])
+        vv = np.concatenate([vv, np.ones(len(rows.dof))])
+        cols = self.dof_map[cc]
+        keep = cols >= 0
+        return sp.csr_matrix((vv[keep], (rr[keep], cols[keep])), shape=(rows.m, len(self.free)))
+
+    def _residual(self, x, lam, k, l, rows: Rows):
+        p, n, c = pair_measure(self.model, x, self.X, self.net.edges)
+        g = scatter_pair_vectors(len(x), self.net.edges, (k * (p - l))[:, None] * n)
+        vals, geo = self.measure_rows(x, rows)
+        pairs, pn, _, r0 = geo
+        mp = len(pairs)
+        g += scatter_pair_vectors(len(x), pairs, (lam[:mp] / r0)[:, None] * pn)
+        g = g.ravel()
+        g[rows.dof] += lam[mp:]
+        soft = np.concatenate([rows.pair_soft, rows.dof_soft])
+        r2 = vals - np.concatenate([rows.pair_value, rows.dof_value]) - soft * lam
+        return g[self.free], r2, (p, n, c), geo, soft
+
+    def _hessian(self, k, l, lam, edge_geo, row_geo):
+        p, n, c = edge_geo
+        pairs, pn, pc, r0 = row_geo
+        mp = len(pairs)
+        E = len(p)
+        a = np.zeros(E + len(self.term_pairs))
+        b = np.zeros_like(a)
+        a[:E] = k
+        b[:E] = k * (p - l) * c
+        # constraint curvature lam * d2eps/dx2 = lam/r0 * c (I - n n^T); rows index term pairs
+        n_all = np.zeros((E + len(self.term_pairs), n.shape[1]))
+        n_all[:E] = n
+        n_all[E:, 0] = 1.0
+        if mp:
+            idx = E + self._row_pair_index
+            n_all[idx] = pn
+            np.add.at(b, idx, lam[:mp] / r0 * pc)
+        return self.assembler.assemble(n_all, a, b)
+
+    def solver(self, slot: int) -> ReusableSolver:
+        if slot not in self._solvers:
+            self._solvers[slot] = ReusableSolver()
+        return self._solvers[slot]
+
+    @property
+    def n_factorizations(self) -> int:
+        return sum(s.n_factor for s in self._solvers.values())
+
+    @staticmethod
+    def _kkt(solver: ReusableSolver, A: sp.csr_matrix, soft, r1, r2):
+        """Solve [H A^T; A -S][dx; dlam] = [r1; r2] with the factor of H and the Schur complement."""
+        if A.shape[0] == 0:
+            return solver.solve(r1), np.zeros(0)
+        Z = solver.solve(np.column_stack([r1, A.T.toarray()]))
+        z, Y = Z[:, 0], Z[:, 1:]
+        S = A @ Y + np.diag(soft)
+        try:
+            dlam = np.linalg.solve(S, A @ z - r2)
+        except np.linalg.LinAlgError:
+            raise SingularMatrixError("constraint rows are dependent (two rows constrain the same motion)") from None
+        return z - Y @ dlam, dlam
+
+    # ------------------------------------------------------------------------------------ solve
+    def solve(self, k, l, rows: Rows, x0: np.ndarray, lam0: np.ndarray | None = None, slot: int = 0,
+              max_iter: int = 60) -> State:
+        """Newton-KKT equilibrium from the warm start ``x0``; falls back to load continuation."""
+        lam0 = np.zeros(rows.m) if lam0 is None else lam0
+        try:
+            return self._newton(k, l, rows, x0, lam0, slot, max_iter)
+        except _NoConvergence:
+            pass
+        vals0, _ = self.measure_rows(x0, rows)
+        target = np.concatenate([rows.pair_value, rows.dof_value])
+        mp = len(rows.pair)
+        for n_sub in (4, 16, 64):
+            x, lam = x0, lam0
+            try:
+                for s in np.linspace(0, 1, n_sub + 1)[1:]:
+                    v = vals0 + s * (target - vals0)
+                    st = self._newton(k, l, rows.with_values(v[:mp], v[mp:]), x, lam, slot, max_iter)
+                    x, lam = st.x, st.lam
+                return st
+            except _NoConvergence:
+                continue
+        raise MechcllnError("equilibrium not found even with load continuation; the imposed strains are too "
+                            "large for this network (reduce them or use the harmonic model)")
+
+    def _newton(self, k, l, rows: Rows, x0, lam0, slot, max_iter) -> State:
+        self._row_pair_index = rows.pair
+        x = x0.copy()
+        lam = lam0.astype(float).copy()
+        kbar = float(np.mean(k))
+        fscale = kbar * self.rbar
+        solver = self.solver(slot)
+        nfree = len(self.free)
+        for it in range(max_iter):
+            r1, r2, egeo, rgeo, soft = self._residual(x, lam, k, l, rows)
+            f_err = np.abs(r1).max() / fscale if nfree else 0.0
+            c_err = np.abs(r2).max() if len(r2) else 0.0
+            if f_err <= FORCE_TOL and c_err <= CONSTRAINT_TOL:
+                return State(x, lam, rows, egeo[0], f_err, it)
+            if self.model == "nonlinear" or not np.array_equal(self._solver_k.get(slot), k):
+                solver.set_matrix(self._hessian(k, l, lam, egeo, rgeo))
+                self._solver_k[slot] = k.copy()
+            A = self._jacobian(rows, rgeo)
+            try:
+                dx, dlam = self._kkt(solver, A, soft, -r1, -r2)
+            except SingularMatrixError as exc:
+                raise MechcllnError(f"network: stiffness matrix is singular ({exc}); the network has floppy "
+                                    "modes or a source/target pair is not connected to the rest; run "
+                                    "`mechclln network --check` on it") from None
+            step = np.abs(dx).max() / self.rbar
+            s = min(1.0, 0.25 / step) if self.model == "nonlinear" and step > 0 else 1.0
+            merit = np.sum(r1 ** 2) + fscale ** 2 * np.sum(r2 ** 2)
+            while True:
+                xt = x.copy()
+                xt.ravel()[self.free] += s * dx
+                lt = lam + s * dlam
+                t1, t2, *_ = self._residual(xt, lt, k, l, rows)
+                if np.sum(t1 ** 2) + fscale ** 2 * np.sum(t2 ** 2) <= (1 - 1e-4 * s) * merit or s < 1e-6:
+                    break
+                s *= 0.5
+            if s < 1e-6:
+                raise _NoConvergence
+            x, lam = xt, lt
+        raise _NoConvergence
+
+    # ------------------------------------------------------------------------------------ gauge
+    def aligned(self, x: np.ndarray) -> np.ndarray:
+        """Positions moved rigidly to the reporting gauge (see module docstring)."""
+        kind, node = self.gauge
+        if kind == "none":
+            return x.copy()
+        if kind == "kabsch":
+            cx, cX = x.mean(0), self.X.mean(0)
+        else:
+            cx, cX = x[node], self.X[node]
+        H = (x - cx).T @ (self.X - cX)
+        U, _, Vt = np.linalg.svd(H)
+        D = np.eye(x.shape[1])
+        D[-1, -1] = np.sign(np.linalg.det(U @ Vt))
+        Rm = U @ D @ Vt
+        return (x - cx) @ Rm + cX
+
+    # ------------------------------------------------------------------------------------ adjoint
+    def adjoint(self, state: State, k, l, dC_dx: np.ndarray, slot: int = 0):
+        """Gradient of a cost C(x) through the equilibrium ``state``: (dC/dk, dC/dl) per edge.
+
+        Solves ``[H_L A^T; A -S][v; mu] = [dC/dx; 0]`` (the KKT matrix is symmetric), then
+        ``dC/dk_e = -(p_e - l_e) n_e.(v_i - v_j)`` and ``dC/dl_e = k_e n_e.(v_i - v_j)``.
+        """
+        self._row_pair_index = state.rows.pair
+        _, _, egeo, rgeo, soft = self._residual(state.x, state.lam, k, l, state.rows)
+        solver = self.solver(slot)
+        solver.set_matrix(self._hessian(k, l, state.lam, egeo, rgeo))
+        self._solver_k[slot] = k.copy()
+        A = self._jacobian(state.rows, rgeo)
+        v_free, _ = self._kkt(solver, A, soft, dC_dx.ravel()[self.free], np.zeros(state.rows.m))
+        v = np.zeros(self.X.size)
+        v[self.free] = v_free
+        v = v.reshape(self.X.shape)
+        p, n, _ = egeo
+        e = self.net.edges
+        dv = np.einsum("ed,ed->e", n, v[e[:, 0]] - v[e[:, 1]])
+        return -(p - l) * dv, k * dv
+
+
+class _NoConvergence(Exception):
+    pass
+
+
+# ------------------------------------------------------------------------------------------ helpers
+@dataclass
+class Response:
+    """Free-state response of a network to every example of a task."""
+
+    model: str
+    x: np.ndarray                 # (n_ex, N, d) positions in the zero-mean gauge
+    source_strains: np.ndarray    # (n_ex, S)
+    target_strains: np.ndarray    # (n_ex, T)
+    target_displacements: np.ndarray  # (n_ex, Tn)
+    source_forces: np.ndarray     # (n_ex, S): tension of the imposing force pair, + pulls the pair apart
+    energy: np.ndarray            # (n_ex,)
+    residual: np.ndarray          # (n_ex,) relative force residual
+
+
+def relax(net: Network, model: str = "nonlinear", check_rigidity: bool = True) -> np.ndarray:
+    """Positions (N, d) minimising U with no inputs (pinned nodes fixed), in the zero-mean gauge.
+
+    For a trained network these are the print positions: a stress-free print at them realises the trained
+    rest lengths as well as a stress-free part can.
+    """
+    eq = Equilibria(net, None, model, check_rigidity)
+    rows = Rows(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+    st = eq.solve(net.k, net.l, rows, net.x.copy())
+    return eq.aligned(st.x)
+
+
+def free_states(eq: Equilibria, k, l, warm: list | None = None) -> list[State]:
+    """Free state of every example (warm-started from ``warm`` states when given)."""
+    out = []
+    for ex in range(eq.task.n_examples):
+        rows = eq.source_rows(ex)
+        x0 = warm[ex].x if warm else eq.initial_x(ex)
+        lam0 = warm[ex].lam if warm else None
+        out.append(eq.solve(k, l, rows, x0, lam0, slot=ex))
+    return out
+
+
+def respond(net: Network, task: Task, model: str = "nonlinear", check_rigidity: bool = True) -> Response:
+    """Free-state response of ``net`` (its own k, l) to every example of ``task``."""
+    task.validate(net)
+    eq = Equilibria(net, task, model, check_rigidity)
+    states = free_states(eq, net.k, net.l)
+    S, T = len(task.source_pairs), len(task.target_pairs)
+    xs, src, tgt, tdisp, force, en = [], [], [], [], [], []
+    for st in states:
+        xs.append(eq.aligned(st.x))
+        vals, _ = eq.measure_rows(st.x, eq.join(st.rows, eq.target_rows(np.zeros(T), np.zeros(len(eq.tgt_dofs)))))
+        src.append(vals[:S])
+        tgt.append(vals[S:S + T])
+        tdisp.append(vals[S + T:])
+        force.append(-st.lam[:S] / eq.term_r0[:S])
+        en.append(0.5 * np.sum(net.k * (st.p - net.l) ** 2))
+    return Response(model, np.array(xs), np.array(src), np.array(tgt), np.array(tdisp), np.array(force),
+                    np.array(en), np.array([s.residual for s in states]))

@@ -1,0 +1,245 @@
+"""Tasks: which node pairs are inputs (sources) and outputs (targets), and the examples to learn.
+
+A pair's strain is ``eps = r / r0 - 1`` with ``r0`` the pair's distance in the network's reference
+configuration (stored in the file too, so a task is checked against the network it was made for).
+Node terminals (optional) prescribe (source) or ask for (target) one displacement component of one node,
+in the network's length units. Example e imposes ``source_strains[e]`` (and ``source_displacements[e]``)
+and asks for ``target_strains[e]`` (and ``target_displacements[e]``).
+
+File (JSON, or TOML for hand-written specs)::
+
+    {"format": "mechclln.task", "version": 1,
+     "sources": [{"nodes": [i, j], "r0": 1.02}, {"node": n, "axis": 0}],
+     "targets": [{"nodes": [a, b], "r0": 0.98}],
+     "examples": [{"sources": [0.0, 0.0], "targets": [0.0]}, {"sources": [0.05, 0.1], "targets": [-0.05]}]}
+
+Values in ``examples`` follow the order of ``sources``/``targets``: strains for pairs, displacements for
+node terminals. An allosteric task contains the rest example (all zeros) unless removed on purpose.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MechcllnError, fail
+from .fileio import read_data, write_json
+from .network import Network
+
+FORMAT = "mechclln.task"
+VERSION = 1
+
+
+def _i2(a=()):
+    return np.array(a, dtype=np.int64).reshape(-1, 2)
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """Pair terminals (strains) and optional node terminals (displacement components)."""
+
+    source_pairs: np.ndarray
+    source_r0: np.ndarray
+    target_pairs: np.ndarray
+    target_r0: np.ndarray
+    source_strains: np.ndarray          # (n_ex, S)
+    target_strains: np.ndarray          # (n_ex, T)
+    source_nodes: np.ndarray = field(default_factory=_i2)     # (Sn, 2): node, axis
+    target_nodes: np.ndarray = field(default_factory=_i2)     # (Tn, 2)
+    source_displacements: np.ndarray | None = None            # (n_ex, Sn)
+    target_displacements: np.ndarray | None = None            # (n_ex, Tn)
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        n = self.source_strains.shape[0]
+        if self.source_displacements is None:
+            object.__setattr__(self, "source_displacements", np.zeros((n, len(self.source_nodes))))
+        if self.target_displacements is None:
+            object.__setattr__(self, "target_displacements", np.zeros((n, len(self.target_nodes))))
+
+    @property
+    def n_examples(self) -> int:
+        return self.source_strains.shape[0]
+
+    @property
+    def n_targets(self) -> int:
+        return len(self.target_pairs) + len(self.target_nodes)
+
+    def targets_desired(self) -> np.ndarray:
+        """(n_ex, T + Tn): desired target strains, then desired target displacements."""
+        return np.hstack([self.target_strains, self.target_displacements])
+
+    def validate(self, net: Network, source: str | None = None) -> "Task":
+        """Check the task against ``net``: ids in range, r0 matching the network, finite values."""
+        n = net.n_nodes
+        if len(self.source_pairs) + len(self.source_nodes) == 0:
+            raise fail(source, "sources", "the task has no sources", "add at least one source pair")
+        if self.n_targets == 0:
+            raise fail(source, "targets", "the task has no targets", "add at least one target pair")
+        if self.n_examples == 0:
+            raise fail(source, "examples", "the task has no examples", "add examples")
+        for name, pairs, r0 in (("sources", self.source_pairs, self.source_r0),
+                                ("targets", self.target_pairs, self.target_r0)):
+            for q, (i, j) in enumerate(pairs):
+                if not (0 <= i < n and 0 <= j < n):
+                    raise fail(source, f"{name}[{q}].nodes", f"node id out of range 0..{n - 1} in [{i}, {j}]",
+                               "use node ids of the network this task is for")
+                if i == j:
+                    raise fail(source, f"{name}[{q}].nodes", f"pair joins node {i} to itself", "use two nodes")
+            if len(pairs):
+                r = np.linalg.norm(net.x[pairs[:, 0]] - net.x[pairs[:, 1]], axis=1)
+                bad = np.flatnonzero(np.abs(r - r0) > 1e-6 * np.maximum(r, 1e-12))
+                if bad.size:
+                    q = bad[0]
+                    raise fail(source, f"{name}[{q}].r0",
+                               f"is {r0[q]:.6g} but the network's distance is {r[q]:.6g}",
+                               "the task was made for another network; regenerate it with `mechclln task`")
+        for name, nodes in (("sources", self.source_nodes), ("targets", self.target_nodes)):
+            for q, (i, ax) in enumerate(nodes):
+                if not 0 <= i < n:
+                    raise fail(source, f"{name}.node", f"node id {i} out of range 0..{n - 1}", "use existing nodes")
+                if not 0 <= ax < net.dim:
+                    raise fail(source, f"{name}.axis", f"axis {ax} out of range 0..{net.dim - 1}", "use 0, 1 (or 2)")
+        for name, arr in (("examples.sources", np.hstack([self.source_strains, self.source_displacements])),
+                          ("examples.targets", self.targets_desired())):
+            if not np.all(np.isfinite(arr)):
+                raise fail(source, name, "contains NaN or infinite values", "give finite numbers")
+        if np.any(self.source_strains <= -1) or np.any(self.target_strains <= -1):
+            raise fail(source, "examples", "a strain <= -1 would collapse a pair", "use strains > -1")
+        return self
+
+
+def make_task(net: Network, source_pairs, target_pairs, source_strains, target_strains, rest=True,
+              meta=None) -> Task:
+    """Build a pair task on ``net`` (r0 taken from the network); ``rest`` prepends the rest example."""
+    sp, tp = _i2(source_pairs), _i2(target_pairs)
+    ss = np.atleast_2d(np.array(source_strains, float)).reshape(-1, len(sp))
+    ts = np.atleast_2d(np.array(target_strains, float)).reshape(-1, len(tp))
+    if rest and not np.any(np.all(ss == 0, axis=1) & np.all(ts == 0, axis=1)):
+        ss, ts = np.vstack([np.zeros(len(sp)), ss]), np.vstack([np.zeros(len(tp)), ts])
+    r = lambda p: np.linalg.norm(net.x[p[:, 0]] - net.x[p[:, 1]], axis=1) if len(p) else np.zeros(0)
+    task = Task(sp, r(sp), tp, r(tp), ss, ts, meta=dict(meta or {}))
+    return task.validate(net)
+
+
+def random_task(net: Network, n_targets: int = 3, source_strain: float = 0.05, target_strain: float = 0.05,
+                seed: int = 0, rest: bool = True, n_sources: int = 1) -> Task:
+    """A random allosteric task in the style of Rocks et al. (PNAS 2017) / Stern et al. (PRX 2021).
+
+    Sources are bonded pairs near a random point; targets are bonded pairs chosen at random among those
+    farthest from the sources (the farther half of the network, by midpoint distance) whose nodes are not
+    sources. The actuated example strains every source by ``source_strain`` and asks each target for
+    ``+-target_strain`` (random sign); ``rest`` adds the rest example (zero in -> zero out).
+    """
+    rng = np.random.default_rng(seed)
+    mid = 0.5 * (net.x[net.edges[:, 0]] + net.x[net.edges[:, 1]])
+    centre = net.x[rng.integers(net.n_nodes)]
+    order = np.argsort(np.linalg.norm(mid - centre, axis=1))
+    src = net.edges[order[:n_sources]]
+    used = set(src.ravel().tolist())
+    dist = np.linalg.norm(mid - mid[order[:n_sources]].mean(0), axis=1)
+    far = [e for e in np.argsort(-dist)[: max(n_targets, net.n_edges // 2)]
+           if not (set(net.edges[e].tolist()) & used)]
+    if len(far) < n_targets:
+        raise MechcllnError(f"random_task: only {len(far)} candidate target pairs for n_targets={n_targets}; "
+                            "use a larger network or fewer targets")
+    tgt = net.edges[rng.choice(far, size=n_targets, replace=False)]
+    signs = rng.choice([-1.0, 1.0], size=n_targets)
+    return make_task(net, src, tgt, [source_strain] * n_sources, signs * target_strain, rest=rest,
+                     meta={"generator": "random_task", "seed": seed, "n_targets": n_targets,
+                           "source_strain": source_strain, "target_strain": target_strain})
+
+
+# ----------------------------------------------------------------------------------------------- files
+
+
+def to_dict(task: Task) -> dict:
+    sources = [{"nodes": p.tolist(), "r0": float(r)} for p, r in zip(task.source_pairs, task.source_r0)]
+    sources += [{"node": int(n), "axis": int(a)} for n, a in task.source_nodes]
+    targets = [{"nodes": p.tolist(), "r0": float(r)} for p, r in zip(task.target_pairs, task.target_r0)]
+    targets += [{"node": int(n), "axis": int(a)} for n, a in task.target_nodes]
+    ex_s = np.hstack([task.source_strains, task.source_displacements])
+    ex_t = task.targets_desired()
+    return {"format": FORMAT, "version": VERSION, "sources": sources, "targets": targets,
+            "examples": [{"sources": s.tolist(), "targets": t.tolist()} for s, t in zip(ex_s, ex_t)],
+            "meta": task.meta}
+
+
+def _terminals(data, key, source):
+    items = data.get(key)
+    if not isinstance(items, list) or not items:
+        raise fail(source, key, "missing or empty", f"give a list of {key} like [{{\"nodes\": [i, j]}}]")
+    pairs, r0, nodes, order = [], [], [], []
+    for q, it in enumerate(items):
+        if not isinstance(it, dict):
+            raise fail(source, f"{key}[{q}]", "must be an object", 'write {"nodes": [i, j], "r0": ...}')
+        if "nodes" in it:
+            p = it["nodes"]
+            if not (isinstance(p, list) and len(p) == 2 and all(isinstance(v, int) for v in p)):
+                raise fail(source, f"{key}[{q}].nodes", f"expected two integer node ids, got {p!r}", "fix it")
+            pairs.append(p)
+            r0.append(it.get("r0", np.nan))
+            order.append(("pair", len(pairs) - 1))
+        elif "node" in it:
+            if not isinstance(it["node"], int) or not isinstance(it.get("axis", None), int):
+                raise fail(source, f"{key}[{q}]", "node terminals need integer 'node' and 'axis'", "add them")
+            nodes.append([it["node"], it["axis"]])
+            order.append(("node", len(nodes) - 1))
+        else:
+            raise fail(source, f"{key}[{q}]", "has neither 'nodes' (a pair) nor 'node'", "add one of them")
+    try:
+        r0 = np.array(r0, dtype=float)
+    except (TypeError, ValueError):
+        raise fail(source, f"{key}[].r0", "must be numbers", "fix the r0 values") from None
+    return _i2(pairs), r0, _i2(nodes), order
+
+
+def from_dict(data: dict, net: Network | None = None, source: str | None = None) -> Task:
+    """Parse a task dict; with ``net`` it is validated against that network (missing r0 filled in)."""
+    if data.get("format", FORMAT) != FORMAT:
+        raise fail(source, "format", f"is {data.get('format')!r}, not a task file", f"use format '{FORMAT}'")
+    sp, sr0, sn, s_order = _terminals(data, "sources", source)
+    tp, tr0, tn, t_order = _terminals(data, "targets", source)
+    examples = data.get("examples")
+    if not isinstance(examples, list) or not examples:
+        raise fail(source, "examples", "missing or empty", 'add [{"sources": [...], "targets": [...]}]')
+
+    def split(q, ex, key, order, n_pair, n_node):
+        vals = ex.get(key) if isinstance(ex, dict) else None
+        if not isinstance(vals, list) or len(vals) != len(order):
+            raise fail(source, f"examples[{q}].{key}", f"expected {len(order)} numbers, got {vals!r}",
+                       f"give one value per entry of '{key}'")
+        try:
+            vals = np.array(vals, dtype=float)
+        except (TypeError, ValueError):
+            raise fail(source, f"examples[{q}].{key}", "must be numbers", "fix the values") from None
+        pv, nv = np.zeros(n_pair), np.zeros(n_node)
+        for v, (kind, idx) in zip(vals, order):
+            (pv if kind == "pair" else nv)[idx] = v
+        return pv, nv
+
+    ss, sd, ts, td = [], [], [], []
+    for q, ex in enumerate(examples):
+        a, b = split(q, ex, "sources", s_order, len(sp), len(sn))
+        c, d = split(q, ex, "targets", t_order, len(tp), len(tn))
+        ss.append(a), sd.append(b), ts.append(c), td.append(d)
+    if net is not None:
+        for pairs, r0 in ((sp, sr0), (tp, tr0)):
+            miss = np.isnan(r0)
+            if miss.any() and len(pairs) and pairs.max() < net.n_nodes and pairs.min() >= 0:
+                r0[miss] = np.linalg.norm(net.x[pairs[miss, 0]] - net.x[pairs[miss, 1]], axis=1)
+    elif np.isnan(sr0).any() or np.isnan(tr0).any():
+        raise fail(source, "r0", "missing for a pair", "add r0 or load the task together with its network")
+    task = Task(sp, sr0, tp, tr0, np.array(ss), np.array(ts), sn, tn, np.array(sd), np.array(td),
+                meta=dict(data.get("meta", {})))
+    return task.validate(net, source) if net is not None else task
+
+
+def save_task(task: Task, path) -> Path:
+    return write_json(path, to_dict(task))
+
+
+def load_task(path, net: Network | None = None) -> Task:
+    """Read and validate a task file (JSON or TOML), against ``net`` when given."""
+    return from_dict(read_data(path), net, str(path))
