@@ -266,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(None if argv is None else [str(a) for a in argv])
     try:
         return int(args.func(args) or 0)
     except MechcllnError as exc:

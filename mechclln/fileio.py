@@ -13,7 +13,9 @@ from .errors import MechcllnError
 
 
 def _tmp_beside(path: Path, suffix: str = "") -> Path:
+    """An empty temporary file next to ``path``, readable by others like an ordinary file (0644)."""
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+    os.fchmod(fd, 0o644)
     os.close(fd)
     return Path(name)
 
