@@ -8,10 +8,10 @@ with the exact (adjoint) gradient, over the parameters being learned.
 Learning rates: ``alpha`` is given per parameter (``alpha_k``, ``alpha_l``) or chosen at step 0 so that the
 first update's first-order predicted decrease of C, ``-grad C . dtheta``, is ``step_fraction * C`` (split
 equally between k and l), capped so that no parameter moves by more than ``max_first_change`` (5 % of
-mean k, 0.2 % of the mean bond length) in that step. Because the k update is second order in strain and the l update first order, the
-two rates differ by orders of magnitude; this choice scales each to the network and the task. A "bold driver"
-scale then grows the rates by ``adapt_up`` after every step that lowered C and cuts them by ``adapt_down``
-after one that raised it (recorded as ``alpha_scale`` in the history).
+mean k, 0.2 % of the mean bond length) in that step. Each group's rate is then scaled by ``adapt_up`` while
+successive updates of that group agree in direction (positive cosine) and by ``adapt_down`` when they
+reverse (a per-group delta-bar-delta schedule; the geometric mean of the scales is ``alpha_scale`` in the
+history).
 """
 from __future__ import annotations
 
@@ -41,9 +41,9 @@ class TrainConfig:
     alpha_l: float | None = None
     step_fraction: float = 0.2
     max_first_change: dict = field(default_factory=lambda: {"k": 0.05, "l": 0.002})  # of mean k / mean r0
-    adapt_up: float = 1.05        # learning-rate scale after a step that lowered C ("bold driver")
-    adapt_down: float = 0.5       # ... and after a step that raised it
-    adapt_max: float = 100.0
+    adapt_up: float = 1.1         # per-group rate growth while successive updates agree
+    adapt_down: float = 0.5       # ... and cut when they reverse
+    adapt_max: float = 1e4
     steps: int = 1000
     tol: float = 1e-3             # early stop when C/C0 <= tol
     k_bounds: tuple = (0.1, 10.0)
@@ -215,10 +215,15 @@ class Trainer:
         if self.alphas is None:
             self.alphas = self._calibrate(C, upd, grad)
         h = self.history
+        lo = {"k": np.full_like(self.k, cfg.k_bounds[0]), "l": cfg.l_bounds[0] * self.r0}
+        hi = {"k": np.full_like(self.k, cfg.k_bounds[1]), "l": cfg.l_bounds[1] * self.r0}
+        value = {"k": self.k, "l": self.l}
         for name in cfg.learn:   # per-group rate: grow while successive updates agree, cut when they flip
             prev = self.prev_update.get(name)
-            if prev is not None:
-                c = cosine(upd[name], prev)
+            if prev is not None:   # parameters held at a bound by their update do not count
+                u = upd[name]
+                held = ((value[name] <= lo[name]) & (u < 0)) | ((value[name] >= hi[name]) & (u > 0))
+                c = cosine(np.where(held, 0.0, u), np.where(held, 0.0, prev))
                 if c > 0:
                     self.scales[name] = min(self.scales[name] * cfg.adapt_up, cfg.adapt_max)
                 elif c < 0:
