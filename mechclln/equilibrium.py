@@ -178,8 +178,18 @@ class Equilibria:
         keep = cols >= 0
         return sp.csr_matrix((vv[keep], (rr[keep], cols[keep])), shape=(rows.m, len(self.free)))
 
+    def _edge_measure(self, x):
+        """pair_measure of the edges; the harmonic model's reference directions are computed once."""
+        if self.model != "harmonic":
+            return pair_measure(self.model, x, self.X, self.net.edges)
+        i, j = self.net.edges[:, 0], self.net.edges[:, 1]
+        if not hasattr(self, "_edge_ref"):
+            self._edge_ref = pair_measure("harmonic", self.X, self.X, self.net.edges) + (self.X[i] - self.X[j],)
+        r0, n, c, D = self._edge_ref
+        return r0 + np.einsum("md,md->m", n, x[i] - x[j] - D), n, c
+
     def _residual(self, x, lam, k, l, rows: Rows):
-        p, n, c = pair_measure(self.model, x, self.X, self.net.edges)
+        p, n, c = self._edge_measure(x)
         g = scatter_pair_vectors(len(x), self.net.edges, (k * (p - l))[:, None] * n)
         vals, geo = self.measure_rows(x, rows)
         pairs, pn, _, r0 = geo
@@ -210,7 +220,12 @@ class Equilibria:
             np.add.at(b, idx, lam[:mp] / r0 * pc)
         return self.assembler.assemble(n_all, a, b)
 
+    def _slot(self, slot: int) -> int:
+        """The harmonic model's matrix is the same for every state: all slots share one solver."""
+        return 0 if self.model == "harmonic" else slot
+
     def solver(self, slot: int) -> ReusableSolver:
+        slot = self._slot(slot)
         if slot not in self._solvers:
             self._solvers[slot] = ReusableSolver()
         return self._solvers[slot]
@@ -220,12 +235,17 @@ class Equilibria:
         return sum(s.n_factor for s in self._solvers.values())
 
     @staticmethod
-    def _kkt(solver: ReusableSolver, A: sp.csr_matrix, soft, r1, r2):
-        """Solve [H A^T; A -S][dx; dlam] = [r1; r2] with the factor of H and the Schur complement."""
+    def _kkt(solver: ReusableSolver, A: sp.csr_matrix, soft, r1, r2, Y=None, z=None):
+        """Solve [H A^T; A -S][dx; dlam] = [r1; r2] with the factor of H and the Schur complement.
+
+        ``Y = H^-1 A^T`` and ``z = H^-1 r1`` may be passed when already known (harmonic model)."""
         if A.shape[0] == 0:
-            return solver.solve(r1), np.zeros(0)
-        Z = solver.solve(np.column_stack([r1, A.T.toarray()]))
-        z, Y = Z[:, 0], Z[:, 1:]
+            return (solver.solve(r1) if z is None else z), np.zeros(0)
+        if Y is None:
+            Z = solver.solve(np.column_stack([r1, A.T.toarray()]))
+            z, Y = Z[:, 0], Z[:, 1:]
+        elif z is None:
+            z = solver.solve(r1)
         S = A @ Y + np.diag(soft)
         try:
             dlam = np.linalg.solve(S, A @ z - r2)
@@ -255,7 +275,7 @@ class Equilibria:
                 return st
             except _NoConvergence:
                 continue
-        raise MechcllnError("equilibrium not found even with load continuation; the imposed strains are too "
+        raise EquilibriumNotFound("equilibrium not found even with load continuation; the imposed strains are too "
                             "large for this network (reduce them or use the harmonic model)")
 
     def _newton(self, k, l, rows: Rows, x0, lam0, slot, max_iter) -> State:
@@ -266,18 +286,21 @@ class Equilibria:
         fscale = kbar * self.rbar
         solver = self.solver(slot)
         nfree = len(self.free)
+        res = self._residual(x, lam, k, l, rows)
         for it in range(max_iter):
-            r1, r2, egeo, rgeo, soft = self._residual(x, lam, k, l, rows)
+            r1, r2, egeo, rgeo, soft = res
             f_err = np.abs(r1).max() / fscale if nfree else 0.0
             c_err = np.abs(r2).max() if len(r2) else 0.0
             if f_err <= FORCE_TOL and c_err <= CONSTRAINT_TOL:
                 return State(x, lam, rows, egeo[0], f_err, it)
-            if self.model == "nonlinear" or not np.array_equal(self._solver_k.get(slot), k):
-                solver.set_matrix(self._hessian(k, l, lam, egeo, rgeo))
-                self._solver_k[slot] = k.copy()
+            self._update_matrix(solver, slot, k, l, lam, egeo, rgeo)
             A = self._jacobian(rows, rgeo)
             try:
-                dx, dlam = self._kkt(solver, A, soft, -r1, -r2)
+                if self.model == "harmonic" and it == 0:
+                    Y, w = self._harmonic_solutions(solver, k, l, rows, x, lam)
+                    dx, dlam = self._kkt(solver, A, soft, -r1, -r2, Y=Y, z=-w)
+                else:
+                    dx, dlam = self._kkt(solver, A, soft, -r1, -r2)
             except SingularMatrixError as exc:
                 raise MechcllnError(f"network: stiffness matrix is singular ({exc}); the network has floppy "
                                     "modes or a source/target pair is not connected to the rest; run "
@@ -289,7 +312,8 @@ class Equilibria:
                 xt = x.copy()
                 xt.ravel()[self.free] += s * dx
                 lt = lam + s * dlam
-                t1, t2, *_ = self._residual(xt, lt, k, l, rows)
+                res = self._residual(xt, lt, k, l, rows)
+                t1, t2 = res[0], res[1]
                 if np.sum(t1 ** 2) + fscale ** 2 * np.sum(t2 ** 2) <= (1 - 1e-4 * s) * merit or s < 1e-6:
                     break
                 s *= 0.5
@@ -297,6 +321,54 @@ class Equilibria:
                 raise _NoConvergence
             x, lam = xt, lt
         raise _NoConvergence
+
+    def _update_matrix(self, solver, slot, k, l, lam, egeo, rgeo) -> None:
+        """Give ``solver`` the current Hessian; the harmonic one changes only with k."""
+        slot = self._slot(slot)
+        if self.model == "nonlinear" or not np.array_equal(self._solver_k.get(slot), k):
+            solver.set_matrix(self._hessian(k, l, lam, egeo, rgeo))
+            self._solver_k[slot] = k.copy()
+
+    def _harmonic_solutions(self, solver, k, l, rows: Rows, x, lam):
+        """Harmonic model: ``Y = K^-1 A_R^T`` and ``w = K^-1 r1(x, lam)`` without a solve per state.
+
+        U is quadratic and the row Jacobian constant, so the residual is affine:
+        ``r1(x, lam) = K (x - x_f)_free + r1(x_f, 0) + A^T lam`` with ``x_f`` the reference positions with
+        ``x``'s fixed dofs (node-source displacements). Per (k, l) one block solve gives ``K^-1`` of every
+        terminal row's Jacobian and of ``r1(x_f, 0)``; every free, clamped or nudged state of every
+        example is then a small Schur-complement system.
+        """
+        c = solver.cache
+        if not np.array_equal(c.get("l"), l):
+            c.clear()
+            c["l"] = l.copy()
+        u = (x - self.X).ravel()
+        key = u[self.fixed].tobytes()
+        xf = self.X.copy()
+        xf.ravel()[self.fixed] += u[self.fixed]
+        cols = []
+        if key not in c:
+            p, n, _ = self._edge_measure(xf)
+            g = scatter_pair_vectors(len(xf), self.net.edges, (k * (p - l))[:, None] * n).ravel()
+            cols.append(g[self.free])
+        if "Y" not in c:
+            every = Rows(np.arange(len(self.term_pairs)), np.zeros(len(self.term_pairs)),
+                         np.zeros(len(self.term_pairs)), self.tgt_dofs, np.zeros(len(self.tgt_dofs)),
+                         np.zeros(len(self.tgt_dofs)))
+            _, geo = self.measure_rows(self.X, every)
+            cols.extend(self._jacobian(every, geo).toarray())
+        if cols:
+            Z = solver.solve(np.column_stack(cols))
+            if key not in c:
+                c[key] = Z[:, 0]
+                Z = Z[:, 1:]
+            if "Y" not in c:
+                c["Y"] = Z
+        dof_col = {int(dof): len(self.term_pairs) + i for i, dof in enumerate(self.tgt_dofs)}
+        idx = np.concatenate([rows.pair, [dof_col[int(dd)] for dd in rows.dof]]).astype(np.int64)
+        Y = c["Y"][:, idx]
+        w = (x - xf).ravel()[self.free] + c[key] + Y @ lam
+        return Y, w
 
     # ------------------------------------------------------------------------------------ gauge
     def aligned(self, x: np.ndarray) -> np.ndarray:
@@ -325,10 +397,11 @@ class Equilibria:
         self._row_pair_index = state.rows.pair
         _, _, egeo, rgeo, soft = self._residual(state.x, state.lam, k, l, state.rows)
         solver = self.solver(slot)
-        solver.set_matrix(self._hessian(k, l, state.lam, egeo, rgeo))
-        self._solver_k[slot] = k.copy()
+        self._update_matrix(solver, slot, k, l, state.lam, egeo, rgeo)
         A = self._jacobian(state.rows, rgeo)
-        v_free, _ = self._kkt(solver, A, soft, dC_dx.ravel()[self.free], np.zeros(state.rows.m))
+        Y = self._harmonic_solutions(solver, k, l, state.rows, state.x, state.lam)[0] \
+            if self.model == "harmonic" else None
+        v_free, _ = self._kkt(solver, A, soft, dC_dx.ravel()[self.free], np.zeros(state.rows.m), Y=Y)
         v = np.zeros(self.X.size)
         v[self.free] = v_free
         v = v.reshape(self.X.shape)
@@ -340,6 +413,10 @@ class Equilibria:
 
 class _NoConvergence(Exception):
     pass
+
+
+class EquilibriumNotFound(MechcllnError):
+    """Newton with load continuation did not reach an equilibrium (too large a load or an unstable design)."""
 
 
 # ------------------------------------------------------------------------------------------ helpers

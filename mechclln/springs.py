@@ -44,10 +44,9 @@ def energy(model, x, X, edges, k, l) -> float:
 
 def scatter_pair_vectors(n_nodes: int, pairs: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Sum ``+v`` onto node i and ``-v`` onto node j of every pair: an (N, d) array."""
-    out = np.zeros((n_nodes, v.shape[1]))
-    np.add.at(out, pairs[:, 0], v)
-    np.subtract.at(out, pairs[:, 1], v)
-    return out
+    idx = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    w = np.concatenate([v, -v])
+    return np.column_stack([np.bincount(idx, weights=w[:, a], minlength=n_nodes) for a in range(v.shape[1])])
 
 
 def gradient(model, x, X, edges, k, l) -> np.ndarray:

@@ -1,0 +1,479 @@
+"""Performance harness (``mechclln bench``): the cost of a learning step against the limit and against
+the strongest alternatives, measured in one process on the same matrices.
+
+Per network size it records, all wall-clock seconds:
+
+* ``step``: one learning step (coupled learning, M = 3 targets plus the rest example, eta = 0.1), averaged
+  over steps 1..n of a short training run (step 0, which factorises and calibrates the learning rates, is
+  reported separately as ``step0``), for three variants: k and l in the harmonic model, rest lengths only
+  in the harmonic model, and k and l in the nonlinear model. The cosine diagnostic (an adjoint solve per
+  example) is switched off: it is not part of the learning rule.
+* ``factor``: one fresh sparse factorisation of the stiffness matrix K (free dofs) at the trained k, with
+  the project's factoriser (:func:`mechclln.linalg.factorize`), best of up to 3; ``refactor``: a numeric
+  refactorisation reusing the symbolic analysis (MUMPS only).
+* ``fresh``: a fresh direct solve of each state's full constrained (KKT) system ``[K A^T; A 0]`` (free and
+  clamped state of every example of the last step), summed over the states: what a learning step costs
+  without reuse. It is checked against the states the trainer found.
+* ``fire``: FIRE relaxation (vectorised numpy, constraint rows by projection) of the same states, each
+  warm-started from the previous step's state, to a relative force tolerance ``fire_tol`` (default 1e-8,
+  looser than the Newton solver's 1e-11, which favours FIRE), summed over the states.
+* ``peak_rss_mib``: the process's peak resident memory after the case (monotone over the run).
+
+Networks are lattices with every node displaced by a Gaussian of 0.08 bond lengths and then made
+unstressed (l = r): triangular in 2D, cubic with face diagonals in 3D. (Jammed packings of 1e4+ particles
+took minutes to build on a 2-core machine, see docs/performance.md.)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+SIZES = {2: (100, 1000, 10000, 100000), 3: (1000, 10000, 30000)}
+VARIANTS = {"harmonic_kl": ("harmonic", ("k", "l")), "harmonic_l": ("harmonic", ("l",)),
+            "nonlinear_kl": ("nonlinear", ("k", "l"))}
+RESULTS_JSON, RESULTS_MD, PLOT = "results.json", "RESULTS.md", "step_time.png"
+
+
+# ------------------------------------------------------------------------------------------ networks
+def bench_network(n_nodes: int, dim: int, seed: int = 0, jitter: float = 0.08):
+    """A rigid, unstressed disordered lattice of about ``n_nodes`` nodes (see module docstring)."""
+    from . import lattices
+    from .network import make_network
+
+    rng = np.random.default_rng(seed)
+    if dim == 2:
+        m = max(4, int(round(np.sqrt(n_nodes))))
+        base = lattices.triangular(m, m)
+    else:
+        m = max(3, int(round(n_nodes ** (1 / 3))))
+        base = lattices.cubic_diagonal(m, m, m)
+    x = base.x + jitter * rng.standard_normal(base.x.shape)
+    return make_network(x, base.edges, meta={"kind": f"perturbed {base.meta['lattice']}", "jitter": jitter,
+                                             "seed": seed})
+
+
+# ------------------------------------------------------------------------------------------ pieces
+def _empty_rows():
+    from .equilibrium import Rows
+
+    return Rows(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+
+
+def stiffness_matrix(eq, k, l, x=None):
+    """The Hessian of U over the solver's free dofs at ``x`` (default: the reference configuration)."""
+    x = eq.X if x is None else x
+    rows = _empty_rows()
+    r1, r2, egeo, rgeo, _ = eq._residual(x, np.zeros(0), k, l, rows)
+    eq._row_pair_index = rows.pair
+    return eq._hessian(k, l, np.zeros(0), egeo, rgeo).tocsr()
+
+
+def time_factorization(K, repeats: int = 3) -> dict:
+    """Best-of-``repeats`` fresh factorisation of K, and one numeric refactorisation (MUMPS)."""
+    from .linalg import factorize
+
+    best, fac = np.inf, None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fac = factorize(K)
+        best = min(best, time.perf_counter() - t)
+    t = time.perf_counter()
+    fac.refactor(K * 1.01)
+    return {"factor_s": best, "refactor_s": time.perf_counter() - t, "backend": fac.name}
+
+
+def fresh_kkt_solve(eq, k, l, rows, x0):
+    """Solve one state's full constrained system afresh (one Newton step from x0: exact for the harmonic
+    model); returns positions."""
+    from .linalg import factorize
+
+    lam0 = np.zeros(rows.m)
+    eq._row_pair_index = rows.pair
+    r1, r2, egeo, rgeo, soft = eq._residual(x0, lam0, k, l, rows)
+    H = eq._hessian(k, l, lam0, egeo, rgeo)
+    A = eq._jacobian(rows, rgeo)
+    KKT = sp.bmat([[H, A.T], [A, -sp.diags(soft)]], format="csr")
+    rhs = -np.concatenate([r1, r2])
+    if len(rhs) >= 5000:
+        sol = factorize(KKT).solve(rhs)          # MUMPS LDL^T handles the indefinite KKT matrix
+    else:
+        sol = spla.spsolve(KKT.tocsc(), rhs)
+    x = x0.copy()
+    x.ravel()[eq.free] += sol[: len(eq.free)]
+    return x
+
+
+def fire_relax(eq, k, l, rows, x0, tol: float = 1e-8, max_steps: int = 200000):
+    """FIRE (Bitzek et al. 2006, unit masses) on the free dofs with the constraint rows held by projection:
+    forces and velocities are projected onto the rows' tangent space and positions corrected back onto the
+    rows. Converged when ``|projected force|_inf <= tol * mean(k) * mean bond length`` and every row holds
+    to 1e-10. Returns (positions, steps, converged)."""
+    from .springs import pair_measure
+
+    X, E = eq.X, eq.net.edges
+    N, d = X.shape
+    free = eq.free
+    m_e = len(E)
+    D = sp.csr_matrix((np.r_[np.ones(m_e), -np.ones(m_e)], (np.r_[np.arange(m_e), np.arange(m_e)],
+                                                             np.r_[E[:, 0], E[:, 1]])), shape=(m_e, N))
+    Dt = D.T.tocsr()
+    harmonic = eq.model == "harmonic"
+    r0, n_ref, _ = pair_measure("harmonic", X, X, E)
+    DX = D @ X
+    target = np.concatenate([rows.pair_value, rows.dof_value])
+    fscale = float(np.mean(k)) * eq.rbar
+
+    def force(x):
+        dx = D @ x
+        if harmonic:
+            n = n_ref
+            p = r0 + np.einsum("md,md->m", n, dx - DX)
+        else:
+            p = np.linalg.norm(dx, axis=1)
+            n = dx / p[:, None]
+        return -(Dt @ ((k * (p - l))[:, None] * n)).ravel()[free]
+
+    def jacobian(x):
+        vals, geo = eq.measure_rows(x, rows)
+        A = eq._jacobian(rows, geo).toarray()
+        return vals - target, A, np.linalg.inv(A @ A.T) if len(A) else np.zeros((0, 0))
+
+    def project(v, A, G):
+        return v - A.T @ (G @ (A @ v)) if len(A) else v
+
+    x = x0.copy()
+    xf = x.ravel()          # view
+    for _ in range(3):      # start on the rows
+        c, A, G = jacobian(x)
+        if len(c):
+            xf[free] -= A.T @ (G @ c)
+    dt_max = 1.0 / np.sqrt(np.max(np.bincount(E.ravel(), weights=np.repeat(k, 2), minlength=N)))
+    dt, alpha, n_pos = 0.25 * dt_max, 0.1, 0
+    v = np.zeros(len(free))
+    for step in range(max_steps):
+        if not harmonic:
+            c, A, G = jacobian(x)
+            if len(c):
+                xf[free] -= A.T @ (G @ c)
+        f = project(force(x), A, G)
+        c = jacobian(x)[0] if not harmonic else (eq.measure_rows(x, rows)[0] - target)
+        if np.abs(f).max() <= tol * fscale and (not len(c) or np.abs(c).max() <= 1e-10):
+            return x, step, True
+        if f @ v > 0:
+            n_pos += 1
+            if n_pos > 5:
+                dt, alpha = min(1.1 * dt, dt_max), 0.99 * alpha
+        else:
+            n_pos, dt, alpha = 0, 0.5 * dt, 0.1
+            xf[free] -= 0.5 * dt * v
+            v[:] = 0.0
+        v += dt * f
+        v = (1 - alpha) * v + alpha * np.linalg.norm(v) / max(np.linalg.norm(f), 1e-300) * f
+        v = project(v, A, G)
+        xf[free] += dt * v
+    return x, max_steps, False
+
+
+def _clamped_rows(tr, ex, free_state, eta):
+    """The clamped rows coupled learning imposes for the free state of example ``ex``."""
+    eq, task = tr.eq, tr.task
+    T = len(task.target_pairs)
+    vals, _ = eq.measure_rows(free_state.x, eq.target_rows(np.zeros(T), np.zeros(len(eq.tgt_dofs))))
+    tv = vals + eta * (task.targets_desired()[ex] - vals)
+    return eq.join(free_state.rows, eq.target_rows(tv[:T], tv[T:]))
+
+
+def _states(tr, k, l, warm):
+    """Free and clamped states of every example at (k, l), warm-started from ``warm`` (or cold)."""
+    out = []
+    for ex in range(tr.task.n_examples):
+        w = warm[2 * ex] if warm else None
+        fr = tr.eq.solve(k, l, tr.eq.source_rows(ex), w.x if w else tr.eq.initial_x(ex),
+                         w.lam if w else None, slot=ex)
+        rows = _clamped_rows(tr, ex, fr, tr.cfg.eta)
+        wc = warm[2 * ex + 1] if warm else None
+        lam0 = wc.lam if wc else np.concatenate([fr.lam, np.zeros(rows.m - fr.rows.m)])
+        cl = tr.eq.solve(k, l, rows, wc.x if wc else fr.x, lam0, slot=ex)
+        out += [fr, cl]
+    return out
+
+
+# ------------------------------------------------------------------------------------------ one case
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def bench_case(n_nodes: int, dim: int, steps: int = 8, variants=tuple(VARIANTS), fire_max_nodes: int = 10000,
+               fresh_max_nodes: int = 100000, fire_tol: float = 1e-8, seed: int = 0, log=print) -> dict:
+    """Measure one network size (see module docstring); returns a JSON-ready dict."""
+    from .task import random_task
+    from .training import TrainConfig, Trainer
+
+    net = bench_network(n_nodes, dim, seed)
+    task = random_task(net, n_targets=3, source_strain=0.05, target_strain=0.05, seed=seed)
+    out = {"dim": dim, "n_nodes": int(net.n_nodes), "n_edges": int(net.n_edges), "network": net.meta["kind"],
+           "n_examples": int(task.n_examples), "n_targets": int(task.n_targets), "steps": steps, "variants": {}}
+    kl_trainer = None
+    for name in variants:
+        model, learn = VARIANTS[name]
+        cfg = TrainConfig(model=model, learn=learn, steps=steps + 1, tol=0.0, report_cosine=False,
+                          checkpoint_every=0)
+        tr = Trainer(net, task, cfg, check_rigidity=False)
+        t = time.perf_counter()
+        tr.step()
+        step0 = time.perf_counter() - t
+        f0, b0 = tr.eq.n_factorizations, sum(s.n_backsolve for s in tr.eq._solvers.values())
+        times, params = [], []
+        for _ in range(steps):
+            params.append((tr.k.copy(), tr.l.copy()))
+            t = time.perf_counter()
+            tr.step()
+            times.append(time.perf_counter() - t)
+        res = {"step_s": float(np.mean(times)), "step_min_s": float(np.min(times)), "step0_s": step0,
+               "factorizations": int(tr.eq.n_factorizations - f0),
+               "backsolved_columns": int(sum(s.n_backsolve for s in tr.eq._solvers.values()) - b0),
+               "C_rel": float(tr.history.C_rel[-1])}
+        out["variants"][name] = res
+        log(f"  {dim}D N={net.n_nodes} {name}: step {res['step_s']:.4f} s (step0 {step0:.3f} s), "
+            f"{res['factorizations']} factorisations in {steps} steps, C/C0 {res['C_rel']:.3f}")
+        if name == "harmonic_kl":
+            kl_trainer, kl_params = tr, params[-2:]
+    out["peak_rss_mib_after_training"] = _rss_mib()
+    tr = kl_trainer or tr
+    k, l = tr.k, tr.l
+    K = stiffness_matrix(tr.eq, k, l)
+    out.update(time_factorization(K, repeats=3 if K.shape[0] < 50000 else 1))
+    out["dofs"] = int(K.shape[0])
+    log(f"  factorisation of K ({K.shape[0]} dofs, {out['backend']}): {out['factor_s']:.4f} s, "
+        f"numeric refactor {out['refactor_s']:.4f} s")
+    if kl_trainer is not None and len(kl_params) == 2:
+        # the states of the last two steps: ``new`` at the last step's parameters, ``old`` at the one before
+        (ko, lo), (kp, lp) = kl_params
+        old = _states(tr, ko, lo, None)
+        new = _states(tr, kp, lp, old)
+        if net.n_nodes <= fresh_max_nodes:
+            t = time.perf_counter()
+            xs = [fresh_kkt_solve(tr.eq, kp, lp, st.rows, tr.eq.initial_x(i // 2)) for i, st in enumerate(new)]
+            out["fresh_s"] = time.perf_counter() - t
+            out["fresh_max_dx"] = float(max(np.abs(x - st.x).max() for x, st in zip(xs, new)) / tr.eq.rbar)
+            log(f"  fresh KKT solves of {len(new)} states: {out['fresh_s']:.4f} s "
+                f"(max |x - x_newton| / bond = {out['fresh_max_dx']:.1e})")
+        if net.n_nodes <= fire_max_nodes:
+            # FIRE: from the states of the step before the last, to the states of the last step
+            t = time.perf_counter()
+            fire = [fire_relax(tr.eq, kp, lp, st.rows, o.x, tol=fire_tol) for st, o in zip(new, old)]
+            out["fire_s"] = time.perf_counter() - t
+            out["fire_steps"] = [int(f[1]) for f in fire]
+            out["fire_converged"] = bool(all(f[2] for f in fire))
+            out["fire_max_dx"] = float(max(np.abs(f[0] - st.x).max() for f, st in zip(fire, new)) / tr.eq.rbar)
+            out["fire_tol"] = fire_tol
+            log(f"  FIRE of {len(new)} states (warm): {out['fire_s']:.3f} s, steps {out['fire_steps']}, "
+                f"converged {out['fire_converged']}, max |x - x_newton| / bond = {out['fire_max_dx']:.1e}")
+    out["peak_rss_mib"] = _rss_mib()
+    v = out["variants"]
+    if "harmonic_kl" in v:
+        s = v["harmonic_kl"]["step_s"]
+        out["ratios"] = {"kl_step_per_factor": s / out["factor_s"]}
+        if "fresh_s" in out:
+            out["ratios"]["fresh_over_kl_step"] = out["fresh_s"] / s
+        if "fire_s" in out:
+            out["ratios"]["fire_over_kl_step"] = out["fire_s"] / s
+    for name, key in (("harmonic_l", "l_step_per_factor"), ("nonlinear_kl", "nonlinear_step_per_factor")):
+        if name in v:
+            out.setdefault("ratios", {})[key] = v[name]["step_s"] / out["factor_s"]
+    return out
+
+
+# ------------------------------------------------------------------------------------------ run + report
+def machine() -> dict:
+    """What the figures were measured on."""
+    import scipy
+
+    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+            "scipy": scipy.__version__, "load_average_at_start": list(os.getloadavg()),
+            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "(unset)")}
+    try:
+        with open("/proc/meminfo") as fh:
+            info["memory_gib"] = round(int(fh.readline().split()[1]) / 2 ** 20, 1)
+        with open("/proc/cpuinfo") as fh:
+            names = [ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")]
+        if names:
+            info["processor"] = names[0]
+    except OSError:
+        pass
+    return info
+
+
+def run(cases, steps: int = 8, out_dir=None, variants=tuple(VARIANTS), fire_max_nodes: int = 10000,
+        fire_tol: float = 1e-8, merge: bool = False, command: str | None = None, log=print) -> dict:
+    """Measure every (dim, n_nodes) in ``cases``; write results.json, RESULTS.md and step_time.png to
+    ``out_dir`` (merging with existing results of other sizes when ``merge``)."""
+    from .fileio import write_json
+
+    results = {"machine": machine(), "command": command or " ".join(sys.argv), "cases": []}
+    for dim, n in cases:
+        log(f"{dim}D, {n} nodes")
+        results["cases"].append(bench_case(n, dim, steps, variants, fire_max_nodes, fire_tol=fire_tol, log=log))
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / RESULTS_JSON
+        if merge and path.exists():
+            old = json.loads(path.read_text())
+            new_keys = {(c["dim"], c["n_nodes"]) for c in results["cases"]}
+            kept = [dict(c, run=c.get("run", 0)) for c in old.get("runs_cases", old["cases"])
+                    if (c["dim"], c["n_nodes"]) not in new_keys]
+            runs = old.get("runs", [{"machine": old["machine"], "command": old["command"]}])
+            for c in results["cases"]:
+                c["run"] = len(runs)
+            runs.append({"machine": results["machine"], "command": results["command"]})
+            results = {"runs": runs, "cases": sorted(kept + results["cases"], key=lambda c: (c["dim"], c["n_nodes"]))}
+        else:
+            for c in results["cases"]:
+                c["run"] = 0
+            results = {"runs": [{"machine": results["machine"], "command": results["command"]}],
+                       "cases": results["cases"]}
+        write_json(path, results)
+        from .fileio import write_text
+
+        write_text(out / RESULTS_MD, markdown(results))
+        plot(results, out / PLOT)
+    return results
+
+
+def _f(x, fmt="{:.3g}"):
+    return "-" if x is None else fmt.format(x)
+
+
+def markdown(results: dict) -> str:
+    """The results as Markdown tables (times in seconds)."""
+    lines = ["# Benchmark results", "",
+             "Generated by `mechclln bench` (mechclln/bench.py; its docstring defines every column). "
+             "Wall-clock seconds; ratios are from one process and one run.", ""]
+    for i, r in enumerate(results["runs"]):
+        m = r["machine"]
+        lines += [f"Run {i}: `{r['command']}`", "",
+                  f"- {m.get('processor')}, {m.get('cpus')} CPUs, {m.get('memory_gib')} GiB; {m.get('platform')}; "
+                  f"Python {m.get('python')}, NumPy {m.get('numpy')}, SciPy {m.get('scipy')}; "
+                  f"OPENBLAS_NUM_THREADS={m.get('OPENBLAS_NUM_THREADS')}; load average at start "
+                  f"{', '.join(f'{x:.1f}' for x in m.get('load_average_at_start', []))}", ""]
+    lines += ["| dim | nodes | dofs | run | factor (backend) | refactor | k+l step | l step | nonlinear step | "
+              "fresh KKT | FIRE (steps) | peak RSS MiB |", "|" + "---|" * 12]
+    for c in results["cases"]:
+        v = c["variants"]
+        g = lambda name: v.get(name, {}).get("step_s")
+        fire = f"{_f(c.get('fire_s'))} ({sum(c['fire_steps'])})" if "fire_s" in c else "-"
+        lines.append(f"| {c['dim']} | {c['n_nodes']} | {c['dofs']} | {c.get('run', 0)} | "
+                     f"{_f(c['factor_s'])} ({c['backend']}) | {_f(c['refactor_s'])} | {_f(g('harmonic_kl'))} | "
+                     f"{_f(g('harmonic_l'))} | {_f(g('nonlinear_kl'))} | {_f(c.get('fresh_s'))} | {fire} | "
+                     f"{c['peak_rss_mib']:.0f} |")
+    lines += ["", "Ratios (step time / factorisation time; baseline time / k+l step time):", "",
+              "| dim | nodes | k+l step / factor | l step / factor | nonlinear step / factor | fresh / k+l step | "
+              "FIRE / k+l step | k+l steps per s |", "|" + "---|" * 8]
+    for c in results["cases"]:
+        q = c.get("ratios", {})
+        s = c["variants"].get("harmonic_kl", {}).get("step_s")
+        lines.append(f"| {c['dim']} | {c['n_nodes']} | {_f(q.get('kl_step_per_factor'))} | "
+                     f"{_f(q.get('l_step_per_factor'))} | {_f(q.get('nonlinear_step_per_factor'))} | "
+                     f"{_f(q.get('fresh_over_kl_step'))} | {_f(q.get('fire_over_kl_step'))} | "
+                     f"{_f(1 / s if s else None)} |")
+    lines += ["", "Factorisations counted inside the timed steps (k+l / l / nonlinear) and the final C/C0:", ""]
+    for c in results["cases"]:
+        v = c["variants"]
+        lines.append(f"- {c['dim']}D {c['n_nodes']}: " + ", ".join(
+            f"{n} {v[n]['factorizations']} factorisations, {v[n]['backsolved_columns']} back-solved columns, "
+            f"C/C0 {v[n]['C_rel']:.3f}" for n in v))
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: dict, path) -> None:
+    """Log-log step time vs N, with the factorisation, fresh-solve and FIRE references."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    for ax, dim in zip(axes, (2, 3)):
+        cs = [c for c in results["cases"] if c["dim"] == dim]
+        if not cs:
+            ax.set_visible(False)
+            continue
+        N = np.array([c["n_nodes"] for c in cs])
+        series = [("k+l step (harmonic)", lambda c: c["variants"].get("harmonic_kl", {}).get("step_s"), "o-", "C0"),
+                  ("l step (harmonic)", lambda c: c["variants"].get("harmonic_l", {}).get("step_s"), "s-", "C2"),
+                  ("k+l step (nonlinear)", lambda c: c["variants"].get("nonlinear_kl", {}).get("step_s"), "^-", "C3"),
+                  ("one factorisation of K", lambda c: c["factor_s"], "k--", None),
+                  ("fresh KKT solves (all states)", lambda c: c.get("fresh_s"), "x:", "C1"),
+                  ("warm FIRE (all states)", lambda c: c.get("fire_s"), "d:", "C4")]
+        for label, get, style, color in series:
+            y = np.array([get(c) if get(c) is not None else np.nan for c in cs], float)
+            if np.isfinite(y).any():
+                kw = {"color": color} if color else {}
+                ax.loglog(N[np.isfinite(y)], y[np.isfinite(y)], style, label=label, **kw)
+        ax.set_xlabel("nodes N")
+        ax.set_title(f"{dim}D")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("seconds")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("mechclln learning step vs one factorisation, fresh solves and FIRE (coupled learning, M = 3)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def parse_cases(text: str) -> list:
+    """``"2:100,1000;3:1000"`` -> [(2, 100), (2, 1000), (3, 1000)]."""
+    cases = []
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        dim, sizes = part.split(":")
+        cases += [(int(dim), int(float(n))) for n in sizes.split(",")]
+    return cases
+
+
+def main(args) -> int:
+    from .errors import MechcllnError
+
+    try:
+        cases = parse_cases(args.sizes) if args.sizes else [(d, n) for d in (2, 3) for n in SIZES[d]]
+    except ValueError:
+        raise MechcllnError(f"--sizes {args.sizes!r}: write dim:n,n;dim:n (for example 2:1e3,1e4;3:1e3)") from None
+    bad = [v for v in args.variants.split(",") if v not in VARIANTS]
+    if bad:
+        raise MechcllnError(f"--variants: unknown {bad}; choose from {', '.join(VARIANTS)}")
+    if args.steps < 2:
+        raise MechcllnError("--steps must be at least 2 (the last two steps feed the FIRE comparison)")
+    run(cases, args.steps, args.out, tuple(args.variants.split(",")), args.fire_max_nodes, args.fire_tol,
+        args.merge, command="mechclln bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else None)
+    print(f"wrote {Path(args.out) / RESULTS_MD}, {RESULTS_JSON}, {PLOT}")
+    return 0
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sizes", default=None,
+                   help="cases as dim:n,n;dim:n (default 2:1e2,1e3,1e4,1e5;3:1e3,1e4,3e4)")
+    p.add_argument("--steps", type=int, default=8, help="timed learning steps per variant (after step 0)")
+    p.add_argument("--variants", default=",".join(VARIANTS), help=f"subset of {','.join(VARIANTS)}")
+    p.add_argument("--fire-max-nodes", type=int, default=10000, help="run FIRE only up to this size")
+    p.add_argument("--fire-tol", type=float, default=1e-8, help="FIRE relative force tolerance")
+    p.add_argument("--out", default="benchmarks", help="folder for results.json, RESULTS.md, step_time.png")
+    p.add_argument("--merge", action="store_true", help="keep results of other sizes already in --out")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("bench", help="measure learning-step cost vs factorisation, fresh solves, FIRE")
+    add_arguments(p)
+    p.set_defaults(func=main)
