@@ -186,7 +186,8 @@ class Equilibria:
         if not hasattr(self, "_edge_ref"):
             self._edge_ref = pair_measure("harmonic", self.X, self.X, self.net.edges) + (self.X[i] - self.X[j],)
         r0, n, c, D = self._edge_ref
-        return r0 + np.einsum("md,md->m", n, x[i] - x[j] - D), n, c
+        du = np.take(x, i, axis=0) - np.take(x, j, axis=0) - D     # np.take: ~5x faster than x[i]
+        return r0 + (n * du).sum(1), n, c
 
     def _residual(self, x, lam, k, l, rows: Rows):
         p, n, c = self._edge_measure(x)
@@ -235,17 +236,18 @@ class Equilibria:
         return sum(s.n_factor for s in self._solvers.values())
 
     @staticmethod
-    def _kkt(solver: ReusableSolver, A: sp.csr_matrix, soft, r1, r2, Y=None, z=None):
+    def _kkt(solver: ReusableSolver, A: sp.csr_matrix, soft, r1, r2, Y=None, z=None, rtol=None):
         """Solve [H A^T; A -S][dx; dlam] = [r1; r2] with the factor of H and the Schur complement.
 
-        ``Y = H^-1 A^T`` and ``z = H^-1 r1`` may be passed when already known (harmonic model)."""
+        ``Y = H^-1 A^T`` and ``z = H^-1 r1`` may be passed when already known (harmonic model); ``rtol``
+        loosens the linear solves (inexact Newton)."""
         if A.shape[0] == 0:
-            return (solver.solve(r1) if z is None else z), np.zeros(0)
+            return (solver.solve(r1, rtol) if z is None else z), np.zeros(0)
         if Y is None:
-            Z = solver.solve(np.column_stack([r1, A.T.toarray()]))
+            Z = solver.solve(np.column_stack([r1, A.T.toarray()]), rtol)
             z, Y = Z[:, 0], Z[:, 1:]
         elif z is None:
-            z = solver.solve(r1)
+            z = solver.solve(r1, rtol)
         S = A @ Y + np.diag(soft)
         try:
             dlam = np.linalg.solve(S, A @ z - r2)
@@ -300,7 +302,9 @@ class Equilibria:
                     Y, w = self._harmonic_solutions(solver, k, l, rows, x, lam)
                     dx, dlam = self._kkt(solver, A, soft, -r1, -r2, Y=Y, z=-w)
                 else:
-                    dx, dlam = self._kkt(solver, A, soft, -r1, -r2)
+                    # inexact Newton: the linear solve need only be accurate relative to what is left
+                    rtol = min(1e-6, 1e-3 * FORCE_TOL * fscale / max(np.abs(r1).max(), 1e-300))
+                    dx, dlam = self._kkt(solver, A, soft, -r1, -r2, rtol=rtol)
             except SingularMatrixError as exc:
                 raise MechcllnError(f"network: stiffness matrix is singular ({exc}); the network has floppy "
                                     "modes or a source/target pair is not connected to the rest; run "
@@ -338,16 +342,16 @@ class Equilibria:
         terminal row's Jacobian and of ``r1(x_f, 0)``; every free, clamped or nudged state of every
         example is then a small Schur-complement system.
         """
-        c = solver.cache
+        c = solver.cache          # cleared when the matrix (k) changes; "Y" does not depend on l
         if not np.array_equal(c.get("l"), l):
-            c.clear()
             c["l"] = l.copy()
+            c["b"] = {}
         u = (x - self.X).ravel()
         key = u[self.fixed].tobytes()
         xf = self.X.copy()
         xf.ravel()[self.fixed] += u[self.fixed]
         cols = []
-        if key not in c:
+        if key not in c["b"]:
             p, n, _ = self._edge_measure(xf)
             g = scatter_pair_vectors(len(xf), self.net.edges, (k * (p - l))[:, None] * n).ravel()
             cols.append(g[self.free])
@@ -359,15 +363,15 @@ class Equilibria:
             cols.extend(self._jacobian(every, geo).toarray())
         if cols:
             Z = solver.solve(np.column_stack(cols))
-            if key not in c:
-                c[key] = Z[:, 0]
+            if key not in c["b"]:
+                c["b"][key] = Z[:, 0]
                 Z = Z[:, 1:]
             if "Y" not in c:
                 c["Y"] = Z
         dof_col = {int(dof): len(self.term_pairs) + i for i, dof in enumerate(self.tgt_dofs)}
         idx = np.concatenate([rows.pair, [dof_col[int(dd)] for dd in rows.dof]]).astype(np.int64)
         Y = c["Y"][:, idx]
-        w = (x - xf).ravel()[self.free] + c[key] + Y @ lam
+        w = (x - xf).ravel()[self.free] + c["b"][key] + Y @ lam
         return Y, w
 
     # ------------------------------------------------------------------------------------ gauge

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .equilibrium import Equilibria, State, free_states
+from .equilibrium import Equilibria, EquilibriumNotFound, State, free_states
 from .errors import MechcllnError
 from .fileio import read_npz, write_npz
 from .learning import RULES, SpringElements, aging, contrastive, cosine, power_penalty
@@ -89,6 +89,7 @@ class TrainResult:
     converged: bool
     seconds: float
     alphas: dict
+    backoffs: int = 0             # steps retaken at a quarter size because the network became unstable
 
 
 def task_error(eq: Equilibria, states: list[State]):
@@ -132,6 +133,8 @@ class Trainer:
         self.alpha_scale = 1.0
         self.scales = {"k": 1.0, "l": 1.0}
         self.prev_update: dict = {}
+        self.prev_params: tuple | None = None
+        self.backoffs = 0
         self.C0: float | None = None
         self.elements = SpringElements()
 
@@ -205,13 +208,25 @@ class Trainer:
         cfg = self.cfg
         t0 = time.perf_counter()
         if cfg.checkpoint_every and self.step_index % cfg.checkpoint_every == 0:
-            self.eq._solvers.clear()   # refactor at checkpoint steps so a resumed run is bit-identical
+            self.eq._solvers.clear()   # refactor at checkpoint steps, as a resumed run does
             self.eq._solver_k.clear()
-        self.states = free_states(self.eq, self.k, self.l, self.states)
-        C, _, grads_x = task_error(self.eq, self.states)
+        for attempt in range(8):
+            try:
+                states = free_states(self.eq, self.k, self.l, self.states)
+                C, _, grads_x = task_error(self.eq, states)
+                upd, grad, have_grad = self.raw_update(states, grads_x)
+                break
+            except EquilibriumNotFound:
+                # the last update made the network unstable under the task's loads: take a quarter of it
+                if self.prev_params is None or attempt == 7:
+                    raise
+                k0, l0 = self.prev_params
+                self.k, self.l = k0 + 0.25 * (self.k - k0), l0 + 0.25 * (self.l - l0)
+                self.scales = {n: 0.25 * v for n, v in self.scales.items()}
+                self.backoffs += 1
+        self.states = states
         if self.C0 is None:
             self.C0 = C
-        upd, grad, have_grad = self.raw_update(self.states, grads_x)
         if self.alphas is None:
             self.alphas = self._calibrate(C, upd, grad)
         h = self.history
@@ -239,6 +254,7 @@ class Trainer:
         h.alpha_scale.append(self.alpha_scale)
         h.factorizations.append(self.eq.n_factorizations)
         if h.C_rel[-1] > cfg.tol:
+            self.prev_params = (self.k.copy(), self.l.copy())
             if "k" in cfg.learn:
                 self.k = np.clip(self.k + self.scales["k"] * self.alphas["k"] * upd["k"], *cfg.k_bounds)
             if "l" in cfg.learn:
@@ -263,6 +279,8 @@ class Trainer:
                          alpha_scale=np.array(self.alpha_scale),
                          scale_k=np.array(self.scales["k"]), scale_l=np.array(self.scales["l"]),
                          prev_k=self.prev_update.get("k", np.zeros(0)), prev_l=self.prev_update.get("l", np.zeros(0)),
+                         prev_params=np.array(self.prev_params) if self.prev_params else np.zeros(0),
+                         backoffs=np.array(self.backoffs),
                          alpha_names=np.array(list(self.alphas)), alpha_values=np.array(list(self.alphas.values())),
                          states_x=np.array([s.x for s in st]), states_lam=np.array([s.lam for s in st]),
                          states_p=np.array([s.p for s in st]), **h)
@@ -278,6 +296,8 @@ class Trainer:
         self.alpha_scale = float(z["alpha_scale"])
         self.scales = {"k": float(z["scale_k"]), "l": float(z["scale_l"])}
         self.prev_update = {n: z[f"prev_{n}"].copy() for n in ("k", "l") if z[f"prev_{n}"].size}
+        self.prev_params = (z["prev_params"][0].copy(), z["prev_params"][1].copy()) if z["prev_params"].size else None
+        self.backoffs = int(z["backoffs"])
         self.alphas = dict(zip(z["alpha_names"].tolist(), z["alpha_values"].tolist()))
         self.history = History(**{k: [int(v) if k in ("step", "factorizations") else float(v)
                                        for v in z[f"history_{k}"]] for k in asdict(History())})
@@ -333,4 +353,5 @@ def train(net: Network, task: Task, config: TrainConfig | None = None, progress:
     if checkpoint and tr.alphas is not None:
         tr.save_checkpoint(checkpoint)
     return TrainResult(net_out, tr.history, cfg, tr.C0 or 0.0, meas[:, :T], meas[:, T:],
-                       tr.converged or (tr.C0 and C / tr.C0 <= cfg.tol), time.perf_counter() - t0, tr.alphas)
+                       tr.converged or (tr.C0 and C / tr.C0 <= cfg.tol), time.perf_counter() - t0, tr.alphas,
+                       tr.backoffs)
