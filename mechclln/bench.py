@@ -332,9 +332,8 @@ def run(cases, steps: int = 8, out_dir=None, variants=tuple(VARIANTS), fire_max_
         if merge and path.exists():
             old = json.loads(path.read_text())
             new_keys = {(c["dim"], c["n_nodes"]) for c in results["cases"]}
-            kept = [dict(c, run=c.get("run", 0)) for c in old.get("runs_cases", old["cases"])
-                    if (c["dim"], c["n_nodes"]) not in new_keys]
-            runs = old.get("runs", [{"machine": old["machine"], "command": old["command"]}])
+            kept = [c for c in old["cases"] if (c["dim"], c["n_nodes"]) not in new_keys]
+            runs = old["runs"]
             for c in results["cases"]:
                 c["run"] = len(runs)
             runs.append({"machine": results["machine"], "command": results["command"]})

@@ -173,6 +173,7 @@ class ReusableSolver:
         self.n_backsolve = 0
         self.n_iter = 0
         self.seconds_factor = 0.0
+        self.seconds_last_factor = 0.0
         self.cache: dict = {}        # callers' data derived from the current matrix (cleared on set_matrix)
 
     def set_matrix(self, A: sp.spmatrix, refactor: bool = False) -> None:
@@ -189,7 +190,8 @@ class ReusableSolver:
             self.lu = self.lu.refactor(self.A)
         else:
             self.lu = factorize(self.A, self.backend)
-        self.seconds_factor += time.perf_counter() - t
+        self.seconds_last_factor = time.perf_counter() - t
+        self.seconds_factor += self.seconds_last_factor
         self.n_factor += 1
         self.fresh = True
         self.stale = False
@@ -198,8 +200,10 @@ class ReusableSolver:
         self.n_backsolve += 1 if r.ndim == 1 else r.shape[1]
         return self.lu.solve(r)
 
-    def solve(self, b: np.ndarray) -> np.ndarray:
-        """Solve ``A x = b`` (b: (n,) or (n, m)) to a backward error below ``rtol`` in every column."""
+    def solve(self, b: np.ndarray, rtol: float | None = None) -> np.ndarray:
+        """Solve ``A x = b`` (b: (n,) or (n, m)) to a backward error below ``rtol`` (default: the solver's)
+        in every column."""
+        self._rtol = self.rtol if rtol is None else max(rtol, self.rtol)
         b = np.asarray(b, dtype=float)
         vec = b.ndim == 1
         B = b[:, None] if vec else b
@@ -224,6 +228,7 @@ class ReusableSolver:
         done = self._converged(R, X, bn)
         if done.all():
             return X
+        t_iter = time.perf_counter()
         Z = self._backsolve(R)
         P = Z.copy()
         rz = np.einsum("ij,ij->j", R, Z)
@@ -242,8 +247,9 @@ class ReusableSolver:
             done = self._converged(R, X, bn)
             self.n_iter += 1
             if done.all():
-                if it > self.refactor_iters and not self.fresh:
-                    self.stale = True
+                spent = time.perf_counter() - t_iter
+                if not self.fresh and (it > self.refactor_iters or spent > self.seconds_last_factor):
+                    self.stale = True    # iterating now costs more than refactoring: refactor next time
                 return X
             Z = self._backsolve(R)
             rz_new = np.einsum("ij,ij->j", R, Z)
@@ -258,4 +264,4 @@ class ReusableSolver:
         scale = self._norm * np.abs(X).max(0) + bn
         err = np.abs(R).max(0) / np.where(scale > 0, scale, 1.0)
         self._err = err
-        return np.isfinite(err) & (err <= self.rtol)
+        return np.isfinite(err) & (err <= self._rtol)

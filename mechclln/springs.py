@@ -25,7 +25,7 @@ def pair_measure(model: str, x: np.ndarray, X: np.ndarray, pairs: np.ndarray):
     ``grad_i p = n``, ``grad_j p = -n`` and ``d2p/dx_i2 = c (I - n n^T)``."""
     i, j = pairs[:, 0], pairs[:, 1]
     if model == "nonlinear":
-        d = x[i] - x[j]
+        d = np.take(x, i, axis=0) - np.take(x, j, axis=0)
         r = np.linalg.norm(d, axis=1)
         return r, d / r[:, None], 1.0 / r
     if model == "harmonic":

@@ -1,0 +1,82 @@
+"""The performance harness runs on a small size and its baselines solve the same physics; the harmonic
+fast path (one block solve shared by every state) and the MUMPS backend give the same equilibria."""
+import json
+
+import numpy as np
+import pytest
+
+from mechclln import bench
+from mechclln.equilibrium import Equilibria, free_states
+from mechclln.linalg import ReusableSolver, SuperLUFactor, backend_for, factorize
+from mechclln.task import random_task
+
+
+def test_harness_writes_results_table_and_plot(tmp_path):
+    """One tiny 2D case: results.json, RESULTS.md and a PNG appear; the fresh KKT solves reproduce the
+    trainer's states to 1e-10 bond lengths and warm FIRE converges to within 1e-3 bond lengths of them."""
+    res = bench.run([(2, 64)], steps=2, out_dir=tmp_path, fire_tol=1e-8, log=lambda *a: None)
+    case = res["cases"][0]
+    assert case["fresh_max_dx"] < 1e-10
+    assert case["fire_converged"] and case["fire_max_dx"] < 1e-3
+    assert set(case["variants"]) == set(bench.VARIANTS)
+    saved = json.loads((tmp_path / bench.RESULTS_JSON).read_text())
+    assert saved["cases"][0]["n_nodes"] == case["n_nodes"]
+    assert "| 2 | 64 |" in (tmp_path / bench.RESULTS_MD).read_text()
+    assert (tmp_path / bench.PLOT).read_bytes()[:4] == b"\x89PNG"
+    bench.run([(3, 27)], steps=2, out_dir=tmp_path, variants=("harmonic_kl",), merge=True, log=lambda *a: None)
+    merged = json.loads((tmp_path / bench.RESULTS_JSON).read_text())
+    assert [(c["dim"], c["run"]) for c in merged["cases"]] == [(2, 0), (3, 1)] and len(merged["runs"]) == 2
+
+
+@pytest.mark.parametrize("model", ["harmonic", "nonlinear"])
+def test_fire_reaches_the_newton_equilibrium(model):
+    """FIRE with projected constraint rows, started at the reference, ends at the Newton-KKT state."""
+    net = bench.bench_network(49, 2, seed=3)
+    task = random_task(net, n_targets=2, source_strain=0.03, seed=1)
+    eq = Equilibria(net, task, model)
+    st = free_states(eq, net.k, net.l)[1]
+    x, steps, ok = bench.fire_relax(eq, net.k, net.l, st.rows, eq.initial_x(1), tol=1e-10)
+    assert ok and steps > 10
+    assert np.abs(x - st.x).max() < 1e-6
+
+
+@pytest.mark.parametrize("backend", ["superlu", "mumps"])
+def test_stale_factor_cg_solves_the_current_matrix(backend):
+    """After a 5 % random change of every stiffness, CG preconditioned by the old factor solves the new
+    system to a backward error of 1e-13 without refactoring, in few iterations."""
+    net = bench.bench_network(400, 2, seed=0)
+    eq = Equilibria(net, None, "harmonic", check_rigidity=False)
+    K0 = bench.stiffness_matrix(eq, net.k, net.l)
+    k1 = net.k * (1 + 0.05 * np.random.default_rng(0).uniform(-1, 1, net.n_edges))
+    K1 = bench.stiffness_matrix(eq, k1, net.l)
+    s = ReusableSolver(backend=backend)
+    s.set_matrix(K0)
+    assert s.lu.name == backend
+    s.set_matrix(K1)
+    b = np.random.default_rng(1).standard_normal((K1.shape[0], 3))
+    x = s.solve(b)
+    assert s.n_factor == 1 and 0 < s.n_iter <= 3 * 12
+    assert np.abs(K1 @ x - b).max() <= 1e-12 * (abs(K1).sum(1).max() * np.abs(x).max() + np.abs(b).max())
+
+
+def test_mumps_and_superlu_factors_agree():
+    """Both backends solve K x = b to the same answer (relative 1e-10); the auto choice is SuperLU for
+    small matrices."""
+    net = bench.bench_network(900, 2, seed=2)
+    eq = Equilibria(net, None, "harmonic", check_rigidity=False)
+    K = bench.stiffness_matrix(eq, net.k, net.l)
+    b = np.random.default_rng(0).standard_normal(K.shape[0])
+    xs = [factorize(K, name).solve(b) for name in ("superlu", "mumps")]
+    assert np.abs(xs[0] - xs[1]).max() <= 1e-10 * np.abs(xs[0]).max()
+    assert backend_for(100) == "superlu" and isinstance(factorize(K[:100, :100] + 0, "superlu"), SuperLUFactor)
+
+
+def test_harmonic_states_match_with_and_without_the_shared_block_solve():
+    """The harmonic fast path (K^-1 of every terminal row, shared across states) gives the states that a
+    direct KKT solve of each state gives, for free and clamped states and node-source tasks alike."""
+    net = bench.bench_network(100, 2, seed=4)
+    task = random_task(net, n_targets=3, seed=2)
+    eq = Equilibria(net, task, "harmonic")
+    for ex, st in enumerate(free_states(eq, net.k, net.l)):
+        x = bench.fresh_kkt_solve(eq, net.k, net.l, st.rows, eq.initial_x(ex))
+        assert np.abs(x - st.x).max() < 1e-11 * eq.rbar
