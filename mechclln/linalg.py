@@ -16,7 +16,8 @@ A learning step changes the stiffness matrix only a little. :class:`ReusableSolv
 ``F`` and solves ``A x = b`` for the *current* ``A`` by conjugate gradients preconditioned with ``F``: the
 preconditioned operator ``F^-1 A`` has its spectrum in ``[1 - delta, 1 + delta]`` for a relative change
 ``delta``, so a few iterations reach machine precision; when CG needs more than ``refactor_iters``
-iterations (or breaks down on an indefinite matrix) the matrix is refactored. Counters record
+iterations the next matrix is refactored (a count per backend, ``REFACTOR_ITERS``, not a clock, so that runs
+are reproducible bit for bit), and when CG breaks down (indefinite matrix) or stalls it refactors at once. Counters record
 factorisations and back-solved columns, which the benchmarks report.
 """
 from __future__ import annotations
@@ -34,6 +35,11 @@ log = logging.getLogger(__name__)
 MUMPS_MIN_DOFS = 5000    # below this SuperLU wins (measured: 3e3 unknowns 0.13 s SuperLU vs 0.05 s MUMPS
                          # in 3D, but the 0.8 s one-off petsc4py import and per-solve overhead dominate)
 BACKENDS = ("auto", "mumps", "superlu")
+# CG iterations on a stale factor after which the next matrix is refactored. Measured at 2D 1e4 nodes:
+# refactoring every step (numeric MUMPS refactorisation, symbolic analysis kept) made a k+l step slower
+# (0.29 s) than 5 CG iterations on a stale factor (0.18-0.23 s); in 3D and at larger N a refactorisation
+# costs relatively more, so the threshold is not lower for MUMPS than for SuperLU (a full factorisation).
+REFACTOR_ITERS = {"mumps": 8, "superlu": 6}
 _announced: set = set()
 
 
@@ -161,7 +167,7 @@ def factorize(A: sp.spmatrix, backend: str | None = None):
 class ReusableSolver:
     """Solve with the current matrix, reusing a (possibly stale) factor as a CG preconditioner."""
 
-    def __init__(self, rtol: float = 1e-13, refactor_iters: int = 12, max_iter: int = 40,
+    def __init__(self, rtol: float = 1e-13, refactor_iters: int | None = None, max_iter: int = 40,
                  backend: str | None = None):
         self.rtol, self.refactor_iters, self.max_iter = rtol, refactor_iters, max_iter
         self.backend = backend
@@ -228,7 +234,6 @@ class ReusableSolver:
         done = self._converged(R, X, bn)
         if done.all():
             return X
-        t_iter = time.perf_counter()
         Z = self._backsolve(R)
         P = Z.copy()
         rz = np.einsum("ij,ij->j", R, Z)
@@ -247,8 +252,8 @@ class ReusableSolver:
             done = self._converged(R, X, bn)
             self.n_iter += 1
             if done.all():
-                spent = time.perf_counter() - t_iter
-                if not self.fresh and (it > self.refactor_iters or spent > self.seconds_last_factor):
+                limit_it = self.refactor_iters or REFACTOR_ITERS[self.lu.name]
+                if not self.fresh and it > limit_it:
                     self.stale = True    # iterating now costs more than refactoring: refactor next time
                 return X
             Z = self._backsolve(R)
