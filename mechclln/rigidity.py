@@ -190,17 +190,17 @@ def _zero_modes(x, edges, free, rigid, method):
     tol = ZERO_TOL * scale
     nf = len(dofs)
     if method == "dense" or (method == "auto" and nf <= DENSE_MAX):
-        w, V = la.eigh(K.toarray())
+        w, V = la.eigh(K.toarray(), driver="evd")
         zero = w < tol
         lowest = float(w[~zero].min()) if (~zero).any() else None
         n_zero, V = int(zero.sum()), V[:, zero]
     elif nf - C.shape[0] > 4 * LOCATE_MODES:  # far below Maxwell counting: count self-stresses instead
         M = (C @ C.T).tocsc()
-        n_ss, _, _ = _null_space(M, tol)
+        n_ss, _, _ = _null_space(M, tol, block=8 + max(C.shape[0] - nf, 0))
         n_zero, lowest = nf - C.shape[0] + n_ss, None
         _, _, V = _null_space(K, tol, block=LOCATE_MODES, grow=False)
-    else:
-        n_zero, lowest, V = _null_space(K, tol)
+    else:  # block starts above Maxwell's lower bound on the zero modes
+        n_zero, lowest, V = _null_space(K, tol, block=8 + max(nf - C.shape[0], 0) + rigid.shape[1])
     if n_zero == 0:
         return 0, lowest, weight
     R = la.orth(rigid[dofs]) if rigid.shape[1] else np.zeros((nf, 0))

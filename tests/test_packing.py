@@ -1,0 +1,55 @@
+"""Disordered networks from jammed packings: reproducible, rigid, at the requested mean coordination.
+
+Physics: a contact network of a jammed packing with rattlers removed has every node at Z >= d + 1; pruning
+to z_target >= 2d (isostatic) while keeping every node at d + 1 and checking floppy modes gives a rigid
+network (no zero modes of the harmonic stiffness matrix beyond the rigid-body ones).
+"""
+import numpy as np
+import pytest
+
+from mechclln.errors import MechcllnError
+from mechclln.packing import default_z_target, jammed_network
+from mechclln.rigidity import floppy_modes
+
+
+@pytest.fixture(scope="module")
+def sheet():
+    return jammed_network(300, dim=2, seed=3)
+
+
+def test_same_seed_gives_identical_arrays(sheet):
+    again = jammed_network(300, dim=2, seed=3)
+    assert np.array_equal(sheet.x, again.x) and np.array_equal(sheet.edges, again.edges)
+    other = jammed_network(300, dim=2, seed=4)
+    assert other.n_nodes != sheet.n_nodes or not np.allclose(other.x, sheet.x)
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_rigid_every_node_above_d_and_z_on_target(dim, sheet):
+    net = sheet if dim == 2 else jammed_network(400, dim=3, seed=1)
+    z = net.coordination()
+    assert z.min() >= dim + 1
+    assert abs(net.mean_coordination() - default_z_target(dim)) < 0.05
+    report = floppy_modes(net)
+    assert report.n_floppy == 0, report.message
+    assert 0.85 * (300 if dim == 2 else 400) < net.n_nodes < 1.15 * (300 if dim == 2 else 400)
+    assert net.meta["kind"] == "jammed" and net.meta["z_before_pruning"] >= net.meta["z_after_pruning"]
+
+
+def test_contact_network_geometry(sheet):
+    # no duplicate edges, mean bond length 1, and bonds are contacts of a bidisperse (1 : 1.4) packing:
+    # their lengths lie within the sphere-sum range (1 to 1.4 diameters, less the overlaps), never across the box
+    key = np.sort(sheet.edges, axis=1)
+    assert len(np.unique(key, axis=0)) == len(key)
+    r = sheet.lengths()
+    assert abs(r.mean() - 1) < 1e-12
+    assert r.max() / r.min() < 1.4 / (1 - 0.15)
+    assert np.allclose(sheet.l, r) and np.all(sheet.k == 1)
+
+
+def test_custom_target_and_bad_target():
+    net = jammed_network(300, dim=2, z_target=4.8, seed=0)
+    assert abs(net.mean_coordination() - 4.8) < 0.05
+    assert floppy_modes(net).rigid
+    with pytest.raises(MechcllnError, match="z_target"):
+        jammed_network(200, dim=2, z_target=3.5)
