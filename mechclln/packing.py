@@ -41,7 +41,7 @@ PHI_J = {2: 0.84, 3: 0.64}        # jamming density of the 50:50, 1.4 bidisperse
 Z_OF_PHI = {2: dict(phi_a=0.90, z_a=4.89, slope=7.0, loss=5.7), 3: dict(phi_a=0.68, z_a=7.45, slope=25.0, loss=9.2)}
 PHI_STEP = 0.01
 PHI_MAX = {2: 0.98, 3: 0.80}
-SURVIVING = {2: 0.93, 3: 0.80}    # rough share of particles left after opening the box (sizes the packing)
+LOST_AT_EDGE = {2: 1.3, 3: 1.9}   # opening the box keeps about 1 - c / N^(1/d) of the particles (measured)
 FORCE_TOL = 1e-5                  # FIRE stops at max |force| below this (contact stiffness x diameter units)
 FIRE_DT, FIRE_DT_MAX, FIRE_ALPHA, FIRE_N_MIN, FIRE_MAX_STEPS = 0.05, 0.3, 0.1, 5, 200000
 Z_MARGIN = 0.2                    # excess coordination over z_target wanted before pruning
@@ -70,7 +70,7 @@ def jammed_network(n_nodes: int, dim: int = 2, z_target: float | None = None, se
         raise fail(None, "z_target", f"{z_target} is outside [{2 * dim}, {2 * dim + 1.5}] for dim={dim}",
                    f"choose a mean coordination between isostatic ({2 * dim}) and {2 * dim + 1.5}")
     rng = np.random.default_rng(seed)
-    n_particles = int(np.ceil(n_nodes / SURVIVING[dim]))
+    n_particles = int(np.ceil(n_nodes / (1 - LOST_AT_EDGE[dim] / n_nodes ** (1 / dim))))
     pos, radii, box, phi, contacts = _compress(n_particles, dim, size_ratio, z_target, rng)
     z_contact = 2 * len(contacts) / len(np.unique(contacts))
     x, edges = _open_box(pos, contacts, box, dim)
@@ -106,7 +106,8 @@ def _compress(n, dim, size_ratio, z_target, rng):
     volume = unit_ball * np.sum(radii ** dim)
     fit = Z_OF_PHI[dim]
     z_needed = z_target + Z_MARGIN + fit["loss"] / n ** (1 / dim)
-    phi = float(np.clip(fit["phi_a"] + (z_needed - fit["z_a"]) / fit["slope"], PHI_J[dim] + 0.02, PHI_MAX[dim]))
+    phi = fit["phi_a"] + (z_needed - fit["z_a"]) / fit["slope"] + PHI_STEP  # one step of margin: a second
+    phi = float(np.clip(phi, PHI_J[dim] + 0.02, PHI_MAX[dim]))             # quench costs more than it saves
     box = (volume / phi) ** (1 / dim)
     pos = rng.random((n, dim)) * box
     while True:
