@@ -4,11 +4,12 @@ Recipe of :func:`jammed_network`, all seeded:
 
 1. *Packing*: a 50:50 bidisperse mixture (diameters 1 and ``size_ratio`` = 1.4) of soft spheres with
    harmonic repulsion ``U = sum_overlapping 1/2 (1 - r_ij/sigma_ij)^2`` (sigma_ij = sum of radii) placed at
-   random in a *periodic* box and quenched to the nearest energy minimum (L-BFGS on the vectorised energy,
-   a Verlet neighbour list from a periodic k-d tree). The packing fraction starts just above jamming
-   (phi_J ~ 0.84 in 2D, 0.64 in 3D) and is raised in small steps (radii grown, minimum re-found from the
-   previous one) until the contact network has enough bonds to prune to ``z_target``: the excess
-   coordination of a jammed packing grows like sqrt(phi - phi_J).
+   random in a *periodic* box and quenched to the nearest energy minimum (FIRE on the vectorised forces,
+   a Verlet neighbour list from a periodic k-d tree). Just above jamming (phi_J ~ 0.84 in 2D, 0.64 in 3D)
+   the contact network is isostatic (Z ~ 2d); its excess coordination grows like sqrt(phi - phi_J), so
+   the packing is compressed as far above jamming as needed for the contact network to hold
+   ``z_target`` plus a margin of bonds to prune: a first packing fraction from a measured Z(phi) fit,
+   then raised in small steps (radii grown, minimum re-found from the previous one) if Z falls short.
 2. *Contact network*: nodes at particle centres, edges between overlapping pairs; rattlers (fewer than
    d + 1 contacts) removed repeatedly.
 3. *Free sheet*: the periodic box is opened: bonds that cross the box boundary are cut (they would be
@@ -56,8 +57,9 @@ def jammed_network(n_nodes: int, dim: int = 2, z_target: float | None = None, se
                    size_ratio: float = 1.4, check_rigidity: bool = True) -> Network:
     """A rigid disordered network of about ``n_nodes`` nodes (the exact count depends on the packing).
 
-    ``z_target``: mean coordination after pruning (default :func:`default_z_target`); it must lie between
-    2d (isostatic) and 2d + 1.5 (about what a compressed packing offers). ``check_rigidity``: run the
+    ``z_target``: mean coordination after pruning (default :func:`default_z_target`), between 2d
+    (isostatic) and 2d + 1.5; small sheets offer less (their edge nodes have few bonds: about Z <= 4.9 at
+    300 nodes in 2D), which raises a MechcllnError naming the largest reachable value. ``check_rigidity``: run the
     floppy-mode check and repair (turn off only to time the packing itself on very large networks).
     Same arguments give identical arrays.
     """
@@ -71,9 +73,7 @@ def jammed_network(n_nodes: int, dim: int = 2, z_target: float | None = None, se
                    f"choose a mean coordination between isostatic ({2 * dim}) and {2 * dim + 1.5}")
     rng = np.random.default_rng(seed)
     n_particles = int(np.ceil(n_nodes / (1 - LOST_AT_EDGE[dim] / n_nodes ** (1 / dim))))
-    pos, radii, box, phi, contacts = _compress(n_particles, dim, size_ratio, z_target, rng)
-    z_contact = 2 * len(contacts) / len(np.unique(contacts))
-    x, edges = _open_box(pos, contacts, box, dim)
+    x, edges, phi, z_contact = _compress(n_particles, dim, size_ratio, z_target, rng)
     z_free = 2 * len(edges) / len(x)
     if z_free < z_target:
         raise fail(None, "z_target", f"the packing reached only Z = {z_free:.2f} at packing fraction {phi:.3f}",
@@ -99,7 +99,8 @@ def jammed_network(n_nodes: int, dim: int = 2, z_target: float | None = None, se
 def _compress(n, dim, size_ratio, z_target, rng):
     """Random bidisperse packing, quenched and compressed until its opened contact network has Z high enough.
 
-    Returns (positions in [0, box), radii, box side, packing fraction, contact pairs without rattlers).
+    Returns (positions and edges of the opened contact network, packing fraction, Z of the periodic
+    contact network without rattlers).
     """
     radii = np.where(np.arange(n) < n // 2, 0.5, 0.5 * size_ratio)
     unit_ball = np.pi if dim == 2 else 4 * np.pi / 3
@@ -115,7 +116,7 @@ def _compress(n, dim, size_ratio, z_target, rng):
         contacts = _remove_rattlers(_contacts(pos, radii, box), n, dim)
         x, edges = _open_box(pos, contacts, box, dim)
         if 2 * len(edges) >= (z_target + Z_MARGIN) * len(x) or phi + PHI_STEP > PHI_MAX[dim] + 1e-9:
-            return pos, radii, box, phi, contacts
+            return x, edges, phi, 2 * len(contacts) / len(np.unique(contacts))
         radii = radii * ((phi + PHI_STEP) / phi) ** (1 / dim)
         phi += PHI_STEP
 
@@ -133,7 +134,7 @@ def _minimise(pos, radii, box, ftol=FORCE_TOL):
     v = np.zeros_like(x)
     f = force(x)
     dt, alpha, n_pos = FIRE_DT, FIRE_ALPHA, 0
-    for step in range(FIRE_MAX_STEPS):
+    for _ in range(FIRE_MAX_STEPS):
         if np.abs(f).max() < ftol:
             break
         if np.sum(f * v) > 0:  # plain sums, not BLAS: BLAS threads cost more than they give here
@@ -147,7 +148,6 @@ def _minimise(pos, radii, box, ftol=FORCE_TOL):
         v += dt * f
         x += dt * v
         f = force(x)
-    _minimise.steps = step
     return np.mod(x, box)
 
 
