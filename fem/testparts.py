@@ -15,12 +15,13 @@ from mechclln.geometry.tags import HOLE_BASE as HOLE, HUB_BASE as HUB, STRUT_BAS
 
 
 def build_sheet(x, edges, widths, hub_radius: float, hole_radius: float, h: float,
-                thickness: float | None = None, name: str = "part"):
+                thickness: float | None = None, hole_nodes=None, name: str = "part"):
     """Create the gmsh model of a holed-hub sheet and mesh it; return the ``gmsh`` module.
 
     ``x`` (N, 2) hub centres [mm], ``edges`` (E, 2), ``widths`` (E,) strut widths [mm], ``h`` target
     element size [mm]. With ``thickness`` the sheet is extruded to a 3D solid of that thickness (z from 0
-    to t) and volumes/surfaces are tagged instead of surfaces/curves.
+    to t) and volumes/surfaces are tagged instead of surfaces/curves. ``hole_nodes`` (default all) are
+    the nodes that get a pin hole.
     """
     gmsh = stack.gmsh()
     x = np.asarray(x, float)
@@ -38,7 +39,8 @@ def build_sheet(x, edges, widths, hub_radius: float, hole_radius: float, h: floa
         occ.rotate([(2, tag)], x[i, 0], x[i, 1], 0, 0, 0, 1, float(np.arctan2(d[1], d[0])))
         struts.append((2, tag))
     pieces, _ = occ.fragment(discs, struts)
-    holes = [(2, occ.addDisk(px, py, 0, hole_radius, hole_radius)) for px, py in x]
+    hole_nodes = range(len(x)) if hole_nodes is None else hole_nodes
+    holes = [(2, occ.addDisk(x[n, 0], x[n, 1], 0, hole_radius, hole_radius)) for n in hole_nodes]
     pieces, _ = occ.cut(pieces, holes)
     if thickness is not None:
         occ.extrude(pieces, 0, 0, thickness)

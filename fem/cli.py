@@ -1,0 +1,52 @@
+"""`mechclln fem RUN_DIR`: the FEM fidelity check of a trained run (imports DOLFINx only when run).
+
+Module-level imports stay within argparse/pathlib so `mechclln train` never loads gmsh or DOLFINx.
+Runs under `mpirun -n P mechclln fem RUN_DIR` too (rank 0 writes the files).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    q = subparsers.add_parser("fem", help="FEM fidelity of a trained run: spring vs as-printed vs FEM "
+                                          "(writes RUN/fem/fidelity.json, PNG, XDMF)")
+    q.add_argument("run_dir", type=Path, help="run directory written by `mechclln train` or `demo`")
+    q.add_argument("--elements-across", type=int, default=3,
+                   help="elements across the narrowest strut section (>= 3; default 3: target strains "
+                        "converged to 1 %% on the demo part, docs/fem.md)")
+    q.add_argument("--mesh-size", type=float, default=None, help="cap on the element size, mm")
+    q.add_argument("--linear-only", action="store_true", help="skip the finite-strain (neo-Hookean) model")
+    q.set_defaults(func=cmd_fem)
+
+
+def _summary(report: dict) -> dict:
+    models = report["models"]
+    return {"C": {k: round(v["C"], 8) for k, v in models.items()},
+            "peak_strain": round(report["peak_strain"]["peak"], 4),
+            "allowable": report["peak_strain"]["allowable"],
+            "buckling_factor": report["buckling"]["first_factor"],
+            "dofs": report["mesh"]["dofs"], "seconds": round(report["timings_s"]["total"], 1)}
+
+
+def cmd_fem(args: argparse.Namespace) -> int:
+    from .fidelity import check_run
+
+    report = check_run(args.run_dir, elements_across=args.elements_across, mesh_size=args.mesh_size,
+                       finite_strain=not args.linear_only)
+    from . import stack
+    if stack.mpi().COMM_WORLD.rank == 0:
+        s = _summary(report)
+        print(f"fem: {s['dofs']} dofs, {s['seconds']} s; task error C: "
+              + ", ".join(f"{k} {v:.3g}" for k, v in s["C"].items()))
+        print(f"fem: peak strain {s['peak_strain']:.3g} (allowable {s['allowable']}), first buckling factor "
+              f"{s['buckling_factor']}; wrote {Path(args.run_dir) / 'fem'}")
+    return 0
+
+
+def demo_step(run_dir: Path) -> dict:
+    """The demo's FEM step: the fidelity check with default settings; returns a short summary."""
+    from .fidelity import check_run
+
+    return _summary(check_run(run_dir))

@@ -1,0 +1,169 @@
+"""Spring-vs-FEM fidelity of a trained run directory (DESIGN.md section 4; ``mechclln fem RUN_DIR``).
+
+For every example and target: the target strain of the trained spring model, of the as-printed spring
+model (stress-free at the print positions, :mod:`mechclln.geometry.print_state`), of linear FEM and of
+finite-strain (neo-Hookean) FEM of the part, their relative gaps to the trained model, and the task error
+``C = 1/2 mean_examples sum_targets (eps - eps_T)^2`` of each model. FEM also reports the peak principal
+strain against the material's allowable strain and the first buckling factor of the actuated part.
+Strains in the printed part are measured relative to the printed hub positions, as on the bench.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mechclln.errors import MechcllnError
+
+from . import buckling, fields, finite, linear, outline_mesh, part as fempart, stack
+
+
+def task_error(strains: np.ndarray, wanted: np.ndarray) -> float:
+    """C = 1/2 mean over examples of sum over targets (eps - eps_T)^2."""
+    return 0.5 * float(np.mean(np.sum((np.asarray(strains) - wanted) ** 2, axis=1)))
+
+
+def load_geometry_part(run_dir: Path, net, task, x_print):
+    """The part the export stage wrote (RUN/export/part.json), else the default part of the network."""
+    from mechclln.geometry.part import build_part, load_part
+
+    saved = run_dir / "export" / "part.json"
+    if saved.exists():
+        return load_part(saved)
+    return build_part(net, task=task, x_print=x_print)
+
+
+def mesh_part(gpart, elements_across: int = 3, mesh_size: float | None = None, comm=None):
+    """Mesh the part: sheets from their unioned outline with cells classified afterwards
+    (:mod:`.outline_mesh`), solids from the geometry stage's tagged gmsh model (built on rank 0)."""
+    from mechclln.geometry import gmsh_model
+
+    if gpart.dim == 2:
+        return outline_mesh.mesh_sheet(gpart, elements_across, mesh_size, comm)
+    MPI = stack.mpi()
+    comm = MPI.COMM_WORLD if comm is None else comm
+    if comm.rank == 0:
+        gmsh_model.build(gpart, mesh_size=mesh_size, elements_across=elements_across)
+    gmsh = stack.gmsh()
+    mat = gpart.material
+    pt = fempart.from_gmsh(gmsh, E=mat.youngs_modulus, nu=mat.poisson_ratio,
+                           thickness=gpart.thickness if gpart.dim == 2 else None, source="part", comm=comm)
+    if comm.rank == 0:
+        gmsh.clear()
+    return pt
+
+
+def fem_responses(pt, gpart, task, finite_strain: bool = True, steps_per: float = 0.05):
+    """Target strains (n_ex, T) of linear and finite-strain FEM, and the linear model and states."""
+    lin = linear.LinearModel(pt, pinned=gpart.pinned)
+    nh = finite.FiniteStrainModel(pt, pinned=gpart.pinned) if finite_strain else None
+    out = {"linear": [], "finite": [], "states": [], "finite_states": []}
+    for ex in range(task.source_strains.shape[0]):
+        s = task.source_strains[ex]
+        st = lin.solve(task.source_pairs, s)
+        out["linear"].append(lin.strains(st, task.target_pairs))
+        out["states"].append(st)
+        if nh is not None:
+            steps = max(1, int(np.ceil(np.abs(s).max(initial=0) / steps_per)))
+            fs = nh.solve(task.source_pairs, s, steps=steps, u0=np.zeros(pt.n_owned))
+            out["finite"].append(nh.strains(fs, task.target_pairs))
+            out["finite_states"].append(fs)
+    return lin, {k: np.array(v) if k in ("linear", "finite") else v for k, v in out.items()}
+
+
+def check_run(run_dir, elements_across: int = 3, mesh_size: float | None = None,
+              finite_strain: bool = True, write: bool = True) -> dict:
+    """Run the FEM fidelity check on ``run_dir``; writes ``RUN/fem/`` (rank 0) and returns the report."""
+    from mechclln.geometry.print_state import as_printed_task, compare_printed
+    from mechclln.network import load
+    from mechclln.task import load_task
+
+    run_dir = Path(run_dir)
+    for name in ("network.json", "task.json"):
+        if not (run_dir / name).exists():
+            raise MechcllnError(f"{run_dir / name}: file not found; give a run directory written by "
+                                "`mechclln train` or `mechclln demo`")
+    t0 = time.perf_counter()
+    net = load(run_dir / "network.json")
+    task = load_task(run_dir / "task.json")
+    springs = compare_printed(net, task)
+    gpart = load_geometry_part(run_dir, net, task, springs.x_print)
+    t_mesh = time.perf_counter()
+    pt = mesh_part(gpart, elements_across, mesh_size)
+    t_mesh = time.perf_counter() - t_mesh
+    t_solve = time.perf_counter()
+    ptask = as_printed_task(task, springs.x_print)
+    lin, res = fem_responses(pt, gpart, ptask, finite_strain)
+    t_solve = time.perf_counter() - t_solve
+    wanted = task.target_strains
+    models = {"trained_springs": springs.trained.target_strains,
+              "printed_springs": springs.printed.target_strains, "fem_linear": res["linear"]}
+    if finite_strain:
+        models["fem_finite"] = res["finite"]
+    ref = models["trained_springs"]
+    scale = np.maximum(np.abs(ref), 1e-3)
+    act = int(np.argmax(np.abs(task.source_strains).max(axis=1)))
+    u_act = fields.function_of(pt, (res["finite_states"] if finite_strain else res["states"])[act].u)
+    peak = fields.peak_strains(pt, u_act, finite=finite_strain)
+    factors = buckling.part_factors(lin, ptask.source_pairs, ptask.source_strains[act], n=2) \
+        if np.abs(ptask.source_strains[act]).max() > 0 else np.zeros(0)
+    report = {
+        "run": str(run_dir),
+        "models": {k: {"target_strains": v, "C": task_error(v, wanted),
+                       "relative_gap_to_trained": (v - ref) / scale} for k, v in models.items()},
+        "wanted_target_strains": wanted,
+        "C0_untrained_note": "C of each model uses the task's desired strains; see metrics.json for C_0",
+        "material": gpart.material.name, "youngs_modulus_MPa": gpart.material.youngs_modulus,
+        "peak_strain": dict(peak, allowable=gpart.material.allowable_strain,
+                            ok=peak["peak"] <= gpart.material.allowable_strain,
+                            example=act, model="finite" if finite_strain else "linear"),
+        "buckling": {"example": act, "first_factor": float(factors[0]) if len(factors) else None,
+                     "meaning": "source strains x factor = actuation at which the linearised part buckles "
+                                "(null: no compressive buckling mode found); > 1 means safe"},
+        "mesh": {"elements_across": elements_across, "mesh_size": mesh_size,
+                 "dofs": pt.comm.allreduce(pt.n_owned),
+                 "cells": pt.comm.allreduce(pt.mesh.topology.index_map(pt.gdim).size_local)},
+        "timings_s": {"mesh": t_mesh, "solve": t_solve, "total": time.perf_counter() - t0},
+        "mpi_ranks": pt.comm.size,
+    }
+    if write:
+        _write_outputs(run_dir / "fem", pt, res, act, report, finite_strain)
+    return report
+
+
+def _write_outputs(folder: Path, pt, res, act: int, report: dict, finite_strain: bool):
+    from mechclln.fileio import write_json
+
+    u = fields.function_of(pt, res["states"][act].u)
+    psi = fields.energy_density(pt, u)
+    if pt.comm.rank == 0:
+        folder.mkdir(parents=True, exist_ok=True)
+    _write_xdmf(folder / "deformed_linear.xdmf", pt, u)
+    if pt.gdim == 2:
+        tri = fields.deformed_triangles(pt, u, psi)
+        if tri is not None:
+            from .plots import energy_plot
+            energy_plot(*tri, folder / "energy_linear.png",
+                        title=f"linear FEM, example {act}: strain energy density")
+    if pt.comm.rank == 0:
+        write_json(folder / "fidelity.json", report)
+
+
+def _write_xdmf(path: Path, pt, u):
+    """Displacement (P1) and cell energy density (DG0) for ParaView (written by all ranks together)."""
+    dfx = stack.dolfinx()
+    V1 = dfx.fem.functionspace(pt.mesh, ("Lagrange", 1, (pt.gdim,)))
+    u1 = dfx.fem.Function(V1, name="displacement_mm")
+    u1.interpolate(u)
+    from . import elasticity
+    _, psi = fields.cell_values(pt, elasticity.linear_energy_density(pt, u))
+    psi.name = "energy_density_MPa"
+    tmp = path.with_name(f".{path.name}.tmp.xdmf")
+    with dfx.io.XDMFFile(pt.comm, str(tmp), "w") as f:
+        f.write_mesh(pt.mesh)
+        f.write_function(u1)
+        f.write_function(psi)
+    if pt.comm.rank == 0:
+        tmp.replace(path)
+        tmp.with_suffix(".h5").replace(path.with_suffix(".h5"))
