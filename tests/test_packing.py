@@ -53,3 +53,12 @@ def test_custom_target_and_bad_target():
     assert floppy_modes(net).rigid
     with pytest.raises(MechcllnError, match="z_target"):
         jammed_network(200, dim=2, z_target=3.5)
+
+
+def test_pruned_to_isostatic_still_rigid():
+    # at Z = 2d every bond is needed; pruning alone can leave a floppy pocket, which the repair step
+    # (restoring removed bonds at the reported nodes) must close
+    net = jammed_network(300, dim=2, z_target=4.0, seed=1)
+    assert net.meta["bonds_restored_for_rigidity"] >= 1
+    assert floppy_modes(net).rigid
+    assert abs(net.mean_coordination() - 4.0) < 0.05
