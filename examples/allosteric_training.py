@@ -76,6 +76,7 @@ def figure(data: dict):
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("C / C$_0$")
     axes[0].legend()
+    axes[1].legend(handles=axes[1].get_lines()[1:2], labels=["without rest example (all M)"])
     net = data["network"]
     fig.suptitle(f"Coupled learning of allosteric tasks, jammed network N = {net['nodes']}, "
                  f"Z = {net['Z']:.2f}, {data['model']} model, eta = {data['eta']}, rest example included")

@@ -5,11 +5,11 @@ PNAS 116, 2506 (2019): the probability that a random multi-target task can be sa
 as the number of targets M grows, in a transition whose position scales with the network size (the
 number of tunable edges), so curves for different N collapse against M/N (or M/edges).
 
-Here: 2D jammed networks of about 100 and 200 nodes (and 500 at full size is left out for time; see
-docs/science.md), random allosteric tasks (one 5 % source strain, M targets asked for +-1 %, rest example
+Here: 2D jammed networks of about 100 and 200 nodes (500 would not fit the 10-minute budget), random allosteric tasks (one 5 % source strain, M targets asked for +-1 %, rest example
 included), coupled learning (eta = 0.1) of stiffness and rest length, *harmonic* model, at most
 ``steps`` steps. A task counts as trained when C/C_0 <= ``SUCCESS`` (10 % RMS of the initial target
-error). Run::
+error). This is trainability within a fixed budget of steps, not the satisfiability the paper measures:
+a task that would train in 1000 steps counts as a failure here. Run::
 
     python examples/capacity.py [--quick] [--out DIR]
 """
@@ -29,7 +29,7 @@ SUCCESS = 1e-2
 
 def run(quick: bool = False) -> dict:
     sizes, ratios, n_tasks, steps = (((100,), (0.01, 0.3), 2, 40) if quick else
-                                     ((100, 200), (0.01, 0.03, 0.1, 0.2, 0.3, 0.4), 4, 150))
+                                     ((100, 200), (0.01, 0.02, 0.03, 0.05, 0.08), 4, 150))
     frac, finals, Ms = {}, {}, {}
     nets = {}
     for n in sizes:
@@ -45,6 +45,8 @@ def run(quick: bool = False) -> dict:
             finals.setdefault(n, []).append(c)
             frac.setdefault(n, []).append(float(np.mean(np.array(c) <= SUCCESS)))
     summary = {"success_fraction": {n: dict(zip([f"{r:g}" for r in ratios], f)) for n, f in frac.items()},
+               "median_final_C_rel": {n: dict(zip([f"{r:g}" for r in ratios], np.median(c, axis=1)))
+                                      for n, c in finals.items()},
                "threshold_C_rel": SUCCESS, "steps": steps, "tasks_per_point": n_tasks}
     return {"networks": nets, "ratios": list(ratios), "Ms": Ms, "final_C_rel": finals, "model": "harmonic",
             "summary": summary}
@@ -53,12 +55,16 @@ def run(quick: bool = False) -> dict:
 def figure(data: dict):
     import matplotlib.pyplot as plt
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(15, 4))
     for n, f in data["summary"]["success_fraction"].items():
         net = data["networks"][n]
         Ms = np.array(data["Ms"][n])
         a.plot(Ms / net["nodes"], list(f.values()), "o-", label=f"N = {net['nodes']}")
         b.plot(Ms / net["edges"], list(f.values()), "o-", label=f"N = {net['nodes']}, {net['edges']} edges")
+        fin = np.array(data["final_C_rel"][n])
+        c.errorbar(Ms / net["nodes"], np.median(fin, axis=1),
+                   yerr=[np.median(fin, axis=1) - fin.min(axis=1), fin.max(axis=1) - np.median(fin, axis=1)],
+                   fmt="o-", capsize=3, label=f"N = {net['nodes']} (median, min-max)")
     a.set_xlabel("M / N (targets per node)")
     b.set_xlabel("M / edges")
     for ax in (a, b):
@@ -66,6 +72,12 @@ def figure(data: dict):
         ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.3)
         ax.legend()
+    c.set_yscale("log")
+    c.axhline(data["summary"]["threshold_C_rel"], color="gray", ls=":")
+    c.set_xlabel("M / N (targets per node)")
+    c.set_ylabel("final C / C$_0$")
+    c.grid(alpha=0.3)
+    c.legend()
     s = data["summary"]
     fig.suptitle(f"Capacity of coupled learning (k and l, {data['model']} model, {s['steps']} steps, "
                  f"{s['tasks_per_point']} random tasks per point, rest example included)")
