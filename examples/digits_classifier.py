@@ -1,7 +1,7 @@
 """Claim 6: a mechanical classifier of handwritten digits 0 vs 1, exported as a printable part.
 
-The seed's in-silico showcase (Stern et al., PRX 11, 021045 (2021), Sec. VI, with a flow network on MNIST
-0 vs 1) classified at about 5 % test error. Here, with an elastic network:
+The project's seed cites an in-silico showcase of coupled learning: a flow network classifying MNIST 0 vs 1
+at about 5 % test error. Here, with an elastic network:
 
 - part: :func:`part_spec` (TPU sheet); the stiffness bounds of training are the printable range of every
   strut of that part, so the trained network exports as it is;
