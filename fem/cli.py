@@ -13,9 +13,9 @@ def register(subparsers) -> None:
     q = subparsers.add_parser("fem", help="FEM fidelity of a trained run: spring vs as-printed vs FEM "
                                           "(writes RUN/fem/fidelity.json, PNG, XDMF)")
     q.add_argument("run_dir", type=Path, help="run directory written by `mechclln train` or `demo`")
-    q.add_argument("--elements-across", type=int, default=3,
-                   help="elements across the narrowest strut section (>= 3; default 3: target strains "
-                        "converged to 1 %% on the demo part, docs/fem.md)")
+    q.add_argument("--elements-across", type=int, default=2,
+                   help="elements across the narrowest strut section (default 2: target strains within 0.5 %% of "
+                        "3 on the demo part, docs/fem.md)")
     q.add_argument("--mesh-size", type=float, default=None, help="cap on the element size, mm")
     q.add_argument("--linear-only", action="store_true", help="skip the finite-strain (neo-Hookean) model")
     q.set_defaults(func=cmd_fem)

@@ -34,7 +34,7 @@ def load_geometry_part(run_dir: Path, net, task, x_print):
     return build_part(net, task=task, x_print=x_print)
 
 
-def mesh_part(gpart, elements_across: int = 3, mesh_size: float | None = None, comm=None):
+def mesh_part(gpart, elements_across: int = 2, mesh_size: float | None = None, comm=None):
     """Mesh the part: sheets from their unioned outline with cells classified afterwards
     (:mod:`.outline_mesh`), solids from the geometry stage's tagged gmsh model (built on rank 0)."""
     from mechclln.geometry import gmsh_model
@@ -44,7 +44,7 @@ def mesh_part(gpart, elements_across: int = 3, mesh_size: float | None = None, c
     MPI = stack.mpi()
     comm = MPI.COMM_WORLD if comm is None else comm
     if comm.rank == 0:
-        gmsh_model.build(gpart, mesh_size=mesh_size, elements_across=elements_across)
+        gmsh_model.build(gpart, mesh_size=mesh_size, elements_across=max(3, elements_across))
     gmsh = stack.gmsh()
     mat = gpart.material
     pt = fempart.from_gmsh(gmsh, E=mat.youngs_modulus, nu=mat.poisson_ratio,
@@ -72,7 +72,7 @@ def fem_responses(pt, gpart, task, finite_strain: bool = True, steps_per: float 
     return lin, {k: np.array(v) if k in ("linear", "finite") else v for k, v in out.items()}
 
 
-def check_run(run_dir, elements_across: int = 3, mesh_size: float | None = None,
+def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
               finite_strain: bool = True, write: bool = True) -> dict:
     """Run the FEM fidelity check on ``run_dir``; writes ``RUN/fem/`` (rank 0) and returns the report."""
     from mechclln.geometry.print_state import as_printed_task, compare_printed

@@ -29,7 +29,7 @@ def _nearest_strut(p, a, b, chunk: int = 2048) -> np.ndarray:
                            for k in range(0, len(p), chunk)]) if len(p) else np.zeros(0, int)
 
 
-def build_outline_model(gpart, elements_across: int = 3, mesh_size: float | None = None):
+def build_outline_model(gpart, elements_across: int = 2, mesh_size: float | None = None):
     """Create and mesh the gmsh model of ``gpart``'s outline (2D sheet); returns the gmsh module."""
     from mechclln.geometry.outline import outline
 
@@ -72,7 +72,7 @@ def _inside(p, poly) -> bool:
     return bool(np.sum(cross & (p[0] < xs)) % 2)
 
 
-def mesh_sheet(gpart, elements_across: int = 3, mesh_size: float | None = None, comm=None):
+def mesh_sheet(gpart, elements_across: int = 2, mesh_size: float | None = None, comm=None):
     """Mesh ``gpart`` (a sheet) and return a :class:`mechclln.fem.part.Part` with classified tags."""
     dfx = stack.dolfinx()
     MPI = stack.mpi()
