@@ -75,7 +75,8 @@ class Equilibria:
     """Equilibrium solver for one network topology, its pins and one task's terminals, in one model.
 
     ``k`` and ``l`` are passed per call (they change during learning); ``x`` of the network is the
-    reference configuration. One :class:`ReusableSolver` per example slot keeps factors between calls.
+    reference configuration. One :class:`ReusableSolver` per example slot keeps factors between calls (the
+    harmonic model's matrix does not depend on the state, so there all slots share one).
     """
 
     def __init__(self, net: Network, task: Task | None = None, model: str = "nonlinear",
