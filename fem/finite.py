@@ -72,8 +72,8 @@ class FiniteStrainModel:
             R = self._vector(self.residual)
             K = dfx.fem.petsc.assemble_matrix(self.tangent)
             K.assemble()
-            for a, Q in zip(*constraints.pair_curvature(part, pairs, ubar, lam[len(self.a_pin):])):
-                solver.add_hole_block(part, K, a, Q)
+            solver.add_hole_blocks(part, K, list(zip(*constraints.pair_curvature(
+                part, pairs, ubar, lam[len(self.a_pin):]))))
             fac = solver.Factored(part, K, self.fixed, self.a_pin, prefix="mechclln_nh_")
             C = fac.rows(np.vstack([self.a_pin, a_pairs]))
             du, lam, _ = solver.schur_solve(fac, C, -g, fac.solve(-R))

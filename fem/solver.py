@@ -79,34 +79,53 @@ def _add_penalty(part, K, pin_a: np.ndarray):
     comm = part.comm
     diag = K.getDiagonal()
     mean_diag = comm.allreduce(float(diag.array.sum())) / diag.getSize()
+    blocks = []
     for r in range(pin_a.shape[0]):
         row = pin_a[r:r + 1]
         norm2 = comm.allreduce(float((sp.csr_matrix(row) @ part.H).power(2).sum()))
-        add_hole_block(part, K, row, np.array([[mean_diag / norm2]]))
+        blocks.append((row, np.array([[mean_diag / norm2]])))
+    add_hole_blocks(part, K, blocks)
 
 
-def add_hole_block(part, K, a: np.ndarray, Q: np.ndarray):
-    """K += (a H)^T Q (a H): a small dense block over the hole dofs that the rows ``a`` touch.
+def add_hole_blocks(part, K, blocks):
+    """K += sum over (a, Q) in ``blocks`` of (a H)^T Q (a H): small dense blocks over hole dofs.
 
-    Used for the pin regularisation and for the curvature of the pair-distance constraints. The block
-    lies partly outside the finite-element sparsity pattern, so new nonzeros are allowed.
+    Used for the pin regularisation and for the curvature of the pair-distance constraints. The blocks lie
+    partly outside the finite-element sparsity pattern, so they are assembled into a separate, exactly
+    preallocated matrix and merged with one ``MatAXPY`` (inserting them into K directly would reallocate
+    K row by row).
     """
+    if not blocks:
+        return
     PETSc = stack.petsc()
-    P = sp.csr_matrix(sp.csr_matrix(a) @ part.H).tocoo()
-    entries = part.comm.allgather((P.row, P.col + part.global_offset, P.data))
-    rows = np.concatenate([e[0] for e in entries])
-    cols = np.concatenate([e[1] for e in entries])
-    vals = np.concatenate([e[2] for e in entries])
-    union, where = np.unique(cols, return_inverse=True)
-    dense = np.zeros((a.shape[0], len(union)))
-    np.add.at(dense, (rows, where), vals)
     lo, hi = K.getOwnershipRange()
-    mine = (union >= lo) & (union < hi)
-    block = dense[:, mine].T @ Q @ dense
-    K.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
-    K.setValues(union[mine].astype(PETSc.IntType), union.astype(PETSc.IntType), block,
-                addv=PETSc.InsertMode.ADD_VALUES)
-    K.assemble()
+    rows_out, cols_out, vals_out = [], [], []
+    for a, Q in blocks:
+        P = sp.csr_matrix(sp.csr_matrix(a) @ part.H).tocoo()
+        entries = part.comm.allgather((P.row, P.col + part.global_offset, P.data))
+        rows = np.concatenate([e[0] for e in entries])
+        cols = np.concatenate([e[1] for e in entries])
+        vals = np.concatenate([e[2] for e in entries])
+        union, where = np.unique(cols, return_inverse=True)
+        dense = np.zeros((a.shape[0], len(union)))
+        np.add.at(dense, (rows, where), vals)
+        mine = (union >= lo) & (union < hi)
+        block = dense[:, mine].T @ Q @ dense
+        rr, cc = np.meshgrid(union[mine] - lo, union, indexing="ij")
+        rows_out.append(rr.ravel())
+        cols_out.append(cc.ravel())
+        vals_out.append(block.ravel())
+    n_local, n_global = K.getSizes()[0]
+    B = sp.csr_matrix((np.concatenate(vals_out), (np.concatenate(rows_out), np.concatenate(cols_out))),
+                      shape=(n_local, n_global))
+    B.sum_duplicates()
+    B.sort_indices()
+    Bp = PETSc.Mat().createAIJ(size=K.getSizes(), csr=(B.indptr.astype(PETSc.IntType),
+                                                      B.indices.astype(PETSc.IntType), B.data),
+                               comm=K.getComm())
+    Bp.assemble()
+    K.axpy(1.0, Bp, structure=PETSc.Mat.Structure.DIFFERENT_NONZERO_PATTERN)
+    Bp.destroy()
 
 
 def schur_solve(fac: Factored, C: sp.csr_matrix, g: np.ndarray, y_f: np.ndarray | None = None,
