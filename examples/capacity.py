@@ -28,7 +28,7 @@ SUCCESS = 1e-2
 
 
 def run(quick: bool = False) -> dict:
-    sizes, ratios, n_tasks, steps = (((100,), (0.01, 0.3), 2, 40) if quick else
+    sizes, ratios, n_tasks, steps = (((100,), (0.01, 0.1), 2, 60) if quick else
                                      ((100, 200), (0.01, 0.02, 0.03, 0.05, 0.08), 8, 300))
     frac, finals, Ms = {}, {}, {}
     nets = {}
