@@ -6,6 +6,11 @@ Bad input ends with ``mechclln: error: <one line>`` and exit code 2.
 """
 from __future__ import annotations
 
+import os
+
+# one BLAS thread: the solves here are many small back-substitutions, which OpenBLAS threads slow down 2-3x
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import argparse
 import importlib
 import importlib.util

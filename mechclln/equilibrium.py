@@ -125,6 +125,7 @@ class Equilibria:
             self.gauge = ("none", None)
         self.assembler = PairAssembler(np.vstack([net.edges, self.term_pairs]), d, self.dof_map)
         self._solvers: dict[int, ReusableSolver] = {}
+        self._dropped_factorizations = 0
         self._solver_k: dict[int, np.ndarray] = {}
         if check_rigidity:
             from .rigidity import floppy_modes
@@ -234,7 +235,14 @@ class Equilibria:
 
     @property
     def n_factorizations(self) -> int:
-        return sum(s.n_factor for s in self._solvers.values())
+        """Factorisations so far, including those of solvers dropped by :meth:`reset_solvers`."""
+        return self._dropped_factorizations + sum(s.n_factor for s in self._solvers.values())
+
+    def reset_solvers(self) -> None:
+        """Forget every cached factor (the next solves refactor), keeping the factorisation count."""
+        self._dropped_factorizations = self.n_factorizations
+        self._solvers.clear()
+        self._solver_k.clear()
 
     @staticmethod
     def _kkt(solver: ReusableSolver, A: sp.csr_matrix, soft, r1, r2, Y=None, z=None, rtol=None):

@@ -56,7 +56,7 @@ def metrics_dict(result, task, timings: dict) -> dict:
                     "mean_coordination": result.network.mean_coordination()},
         "C0": result.C0, "C_final": h.C[-1] if h.C else None,
         "C_rel_final": h.C_rel[-1] if h.C_rel else None, "converged": bool(result.converged),
-        "steps": len(h.step), "alphas": result.alphas, "backoffs": result.backoffs,
+        "steps": len(h.step), "alphas": result.alphas, "rejections": result.rejections,
         "history": asdict(h),
         "final": {"model": result.config.model,
                   "note": "free-state target strains of every example, in the trained model, of network.json",

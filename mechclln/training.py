@@ -11,7 +11,9 @@ equally between k and l), capped so that no parameter moves by more than ``max_f
 mean k, 0.2 % of the mean bond length) in that step. Each group's rate is then scaled by ``adapt_up`` while
 successive updates of that group agree in direction (positive cosine) and by ``adapt_down`` when they
 reverse (a per-group delta-bar-delta schedule; the geometric mean of the scales is ``alpha_scale`` in the
-history).
+history). An update after which C jumps by more than ``max_rise`` (or after which an equilibrium is lost:
+an unstable design) is undone and all rates are halved, as an experimenter would on seeing the error jump;
+such undone updates are counted as ``rejections``.
 """
 from __future__ import annotations
 
@@ -42,8 +44,9 @@ class TrainConfig:
     step_fraction: float = 0.2
     max_first_change: dict = field(default_factory=lambda: {"k": 0.05, "l": 0.002})  # of mean k / mean r0
     adapt_up: float = 1.1         # per-group rate growth while successive updates agree
-    adapt_down: float = 0.5       # ... and cut when they reverse
+    adapt_down: float = 0.9       # ... and cut when they reverse
     adapt_max: float = 1e4
+    max_rise: float = 1.2         # an update that raises C by more than this factor is undone
     steps: int = 1000
     tol: float = 1e-3             # early stop when C/C0 <= tol
     k_bounds: tuple = (0.1, 10.0)
@@ -89,7 +92,7 @@ class TrainResult:
     converged: bool
     seconds: float
     alphas: dict
-    backoffs: int = 0             # steps retaken at a quarter size because the network became unstable
+    rejections: int = 0           # updates undone because C jumped (> max_rise) or equilibrium was lost
 
 
 def task_error(eq: Equilibria, states: list[State]):
@@ -134,7 +137,8 @@ class Trainer:
         self.scales = {"k": 1.0, "l": 1.0}
         self.prev_update: dict = {}
         self.prev_params: tuple | None = None
-        self.backoffs = 0
+        self.prev_C = np.inf
+        self.rejections = 0
         self.C0: float | None = None
         self.elements = SpringElements()
 
@@ -203,27 +207,33 @@ class Trainer:
             alphas[name] = min(cap, cfg.step_fraction * C / (len(groups) * pred)) if pred > 0 else cap
         return alphas
 
+    def _evaluate(self):
+        """Free states of the current parameters (warm-started from the last accepted ones), C, the raw
+        local update and the exact gradient."""
+        states = free_states(self.eq, self.k, self.l, self.states)
+        C, _, grads_x = task_error(self.eq, states)
+        upd, grad, have_grad = self.raw_update(states, grads_x)
+        return states, C, upd, grad, have_grad
+
     def step(self) -> float:
         """One learning step; returns C (of the free states before the update)."""
         cfg = self.cfg
         t0 = time.perf_counter()
         if cfg.checkpoint_every and self.step_index % cfg.checkpoint_every == 0:
-            self.eq._solvers.clear()   # refactor at checkpoint steps, as a resumed run does
-            self.eq._solver_k.clear()
-        for attempt in range(8):
-            try:
-                states = free_states(self.eq, self.k, self.l, self.states)
-                C, _, grads_x = task_error(self.eq, states)
-                upd, grad, have_grad = self.raw_update(states, grads_x)
-                break
-            except EquilibriumNotFound:
-                # the last update made the network unstable under the task's loads: take a quarter of it
-                if self.prev_params is None or attempt == 7:
-                    raise
-                k0, l0 = self.prev_params
-                self.k, self.l = k0 + 0.25 * (self.k - k0), l0 + 0.25 * (self.l - l0)
-                self.scales = {n: 0.25 * v for n, v in self.scales.items()}
-                self.backoffs += 1
+            self.eq.reset_solvers()   # refactor at checkpoint steps, as a resumed run does
+        try:
+            states, C, upd, grad, have_grad = self._evaluate()
+            failed = False
+        except EquilibriumNotFound:
+            if self.prev_params is None:
+                raise
+            failed = True
+        if self.prev_params is not None and (failed or C > cfg.max_rise * self.prev_C):
+            # the last update overshot (C jumped) or made the network unstable: undo it, halve the rates
+            self.k, self.l = self.prev_params
+            self.scales = {n: 0.5 * v for n, v in self.scales.items()}
+            self.rejections += 1
+            states, C, upd, grad, have_grad = self._evaluate()
         self.states = states
         if self.C0 is None:
             self.C0 = C
@@ -254,7 +264,7 @@ class Trainer:
         h.alpha_scale.append(self.alpha_scale)
         h.factorizations.append(self.eq.n_factorizations)
         if h.C_rel[-1] > cfg.tol:
-            self.prev_params = (self.k.copy(), self.l.copy())
+            self.prev_params, self.prev_C = (self.k.copy(), self.l.copy()), C
             if "k" in cfg.learn:
                 self.k = np.clip(self.k + self.scales["k"] * self.alphas["k"] * upd["k"], *cfg.k_bounds)
             if "l" in cfg.learn:
@@ -280,7 +290,7 @@ class Trainer:
                          scale_k=np.array(self.scales["k"]), scale_l=np.array(self.scales["l"]),
                          prev_k=self.prev_update.get("k", np.zeros(0)), prev_l=self.prev_update.get("l", np.zeros(0)),
                          prev_params=np.array(self.prev_params) if self.prev_params else np.zeros(0),
-                         backoffs=np.array(self.backoffs),
+                         prev_C=np.array(self.prev_C), rejections=np.array(self.rejections),
                          alpha_names=np.array(list(self.alphas)), alpha_values=np.array(list(self.alphas.values())),
                          states_x=np.array([s.x for s in st]), states_lam=np.array([s.lam for s in st]),
                          states_p=np.array([s.p for s in st]), **h)
@@ -297,7 +307,7 @@ class Trainer:
         self.scales = {"k": float(z["scale_k"]), "l": float(z["scale_l"])}
         self.prev_update = {n: z[f"prev_{n}"].copy() for n in ("k", "l") if z[f"prev_{n}"].size}
         self.prev_params = (z["prev_params"][0].copy(), z["prev_params"][1].copy()) if z["prev_params"].size else None
-        self.backoffs = int(z["backoffs"])
+        self.prev_C, self.rejections = float(z["prev_C"]), int(z["rejections"])
         self.alphas = dict(zip(z["alpha_names"].tolist(), z["alpha_values"].tolist()))
         self.history = History(**{k: [int(v) if k in ("step", "factorizations") else float(v)
                                        for v in z[f"history_{k}"]] for k in asdict(History())})
@@ -354,4 +364,4 @@ def train(net: Network, task: Task, config: TrainConfig | None = None, progress:
         tr.save_checkpoint(checkpoint)
     return TrainResult(net_out, tr.history, cfg, tr.C0 or 0.0, meas[:, :T], meas[:, T:],
                        tr.converged or (tr.C0 and C / tr.C0 <= cfg.tol), time.perf_counter() - t0, tr.alphas,
-                       tr.backoffs)
+                       tr.rejections)
