@@ -67,8 +67,9 @@ def test_capacity_falls_with_targets_per_node():
 
 
 def test_digits_classifier_learns():
-    """Claim 6, quick (a fifth of the data, 20 steps): training lowers C and the network classifies the
-    held-out digits 0 vs 1 with at most 10 % error."""
+    """Claim 6, quick (a third of the data, 40 steps): training lowers C, and the trained network
+    classifies the held-out digits 0 vs 1 with at most 5 % error, better than the untrained one."""
     s = digits_classifier.run(quick=True)["summary"]
     assert s["final_C_rel"] < 1.0
-    assert s["test_error"] <= 0.10
+    assert s["test_error"] <= 0.05
+    assert s["test_error"] < s["untrained_test_error"]
