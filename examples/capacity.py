@@ -5,8 +5,9 @@ PNAS 116, 2506 (2019): the probability that a random multi-target task can be sa
 as the number of targets M grows, in a transition whose position scales with the network size (the
 number of tunable edges), so curves for different N collapse against M/N (or M/edges).
 
-Here: 2D jammed networks of about 100 and 200 nodes (500 would not fit the 10-minute budget), random allosteric tasks (one 5 % source strain, M targets asked for +-1 %, rest example
-included), coupled learning (eta = 0.1) of stiffness and rest length, *harmonic* model, at most
+Here: 2D jammed networks of about 100 and 200 nodes (500 would not fit the 10-minute budget), 8 random
+allosteric tasks per point (one 5 % source strain, M targets asked for +-1 %, rest example included),
+coupled learning (eta = 0.1) of stiffness and rest length, *harmonic* model, at most
 ``steps`` steps. A task counts as trained when C/C_0 <= ``SUCCESS`` (10 % RMS of the initial target
 error). This is trainability within a fixed budget of steps, not the satisfiability the paper measures:
 a task that would train in 1000 steps counts as a failure here. Run::

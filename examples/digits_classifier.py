@@ -120,9 +120,9 @@ def export(run_dir, net0, result, task) -> dict:
         rep = export_run(run_dir, spec=part_spec(), force=True)
     except MechcllnError as exc:
         return {"error": str(exc)}
-    fid = rep.get("fidelity", {})
+    fid, mesh = rep.get("fidelity", {}), rep.get("mesh", {})
     return {"files": rep["files"], "C_trained": fid.get("C_trained"), "C_as_printed": fid.get("C_as_printed"),
-            "fidelity_model": fid.get("model"), "bodies": rep.get("mesh", {}).get("bodies"), "watertight": rep.get("mesh", {}).get("watertight")}
+            "fidelity_model": fid.get("model"), "bodies": mesh.get("bodies"), "watertight": mesh.get("watertight")}
 
 
 def run(quick: bool = False, out=None) -> dict:
