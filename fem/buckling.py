@@ -3,7 +3,7 @@
 ``sigma0`` is the linear stress of a reference load; ``K_G(u, v) = t int sigma0 : (grad u^T grad v) dx``
 is the geometric (initial-stress) stiffness. mu > 0 is the factor on that load (or on the imposed source
 strains) at which the first mode buckles. Solved as the generalised problem ``K phi = mu (-K_G) phi`` by
-shift-and-invert around 0 (MUMPS), keeping the smallest positive real eigenvalues.
+shift-and-invert around 0 (MUMPS Cholesky of K), keeping the smallest positive real eigenvalues.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def smallest_factors(K, KG, n: int = 3, prefix: str = "mechclln_buckle_") -> np.
     st.setType(SLEPc.ST.Type.SINVERT)
     ksp = st.getKSP()
     ksp.setType(PETSc.KSP.Type.PREONLY)
-    ksp.getPC().setType(PETSc.PC.Type.LU)
+    ksp.getPC().setType(PETSc.PC.Type.CHOLESKY)     # K (constraints applied) is SPD
     ksp.getPC().setFactorSolverType("mumps")
     eps.setTolerances(1e-10, 200)
     eps.solve()

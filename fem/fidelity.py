@@ -106,7 +106,7 @@ def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
     act = int(np.argmax(np.abs(task.source_strains).max(axis=1)))
     u_act = fields.function_of(pt, (res["finite_states"] if finite_strain else res["states"])[act].u)
     peak = fields.peak_strains(pt, u_act, finite=finite_strain)
-    factors = buckling.part_factors(lin, ptask.source_pairs, ptask.source_strains[act], n=2) \
+    factors = buckling.part_factors(lin, ptask.source_pairs, ptask.source_strains[act], n=1) \
         if np.abs(ptask.source_strains[act]).max() > 0 else np.zeros(0)
     report = {
         "run": str(run_dir),

@@ -17,16 +17,21 @@ from mechclln.geometry.tags import HOLE_BASE, HUB_BASE, STRUT_BASE
 from . import part as fempart, stack
 
 
-def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Distances (P, E) from points p (P, 2) to segments a-b (E, 2)."""
-    ab = b - a
-    s = np.clip(((p[:, None, :] - a) * ab).sum(-1) / (ab * ab).sum(-1), 0.0, 1.0)
-    return np.linalg.norm(a + s[..., None] * ab - p[:, None, :], axis=-1)
+def _nearest_strut(p, a, b, candidates: int = 12) -> np.ndarray:
+    """Index of the nearest strut axis (segment a-b) to each point: exact distance over the
+    ``candidates`` struts whose midpoints are nearest (a k-d tree), which always contain the answer for
+    points inside the part (struts are much shorter than the part)."""
+    from scipy.spatial import cKDTree
 
-
-def _nearest_strut(p, a, b, chunk: int = 2048) -> np.ndarray:
-    return np.concatenate([np.argmin(_segment_distance(p[k:k + chunk], a, b), axis=1)
-                           for k in range(0, len(p), chunk)]) if len(p) else np.zeros(0, int)
+    if not len(p):
+        return np.zeros(0, int)
+    k = min(candidates, len(a))
+    _, near = cKDTree(0.5 * (a + b)).query(p, k=k)
+    near = near.reshape(len(p), k)
+    ab = b[near] - a[near]
+    s = np.clip(((p[:, None, :] - a[near]) * ab).sum(-1) / (ab * ab).sum(-1), 0.0, 1.0)
+    dist = np.linalg.norm(a[near] + s[..., None] * ab - p[:, None, :], axis=-1)
+    return near[np.arange(len(p)), np.argmin(dist, axis=1)]
 
 
 def build_outline_model(gpart, elements_across: int = 2, mesh_size: float | None = None):
