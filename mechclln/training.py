@@ -49,7 +49,7 @@ class TrainConfig:
     max_rise: float = 1.2         # an update that raises C by more than this factor is undone
     steps: int = 1000
     tol: float = 1e-3             # early stop when C/C0 <= tol
-    k_bounds: tuple = (0.1, 10.0)
+    k_bounds: tuple = (0.1, 10.0)  # (k_min, k_max): scalars, or per-edge arrays (printable ranges)
     l_bounds: tuple = (0.5, 1.5)  # relative to each edge's reference length
     report_cosine: bool = True
     checkpoint_every: int = 50
@@ -63,8 +63,9 @@ class TrainConfig:
         for name in ("eta", "beta", "step_fraction"):
             if not getattr(self, name) > 0:
                 raise MechcllnError(f"{name} must be > 0, got {getattr(self, name)}")
-        if not 0 < self.k_bounds[0] < self.k_bounds[1]:
-            raise MechcllnError(f"k_bounds {self.k_bounds}: need 0 < k_min < k_max")
+        lo, hi = (np.asarray(b, float) for b in self.k_bounds)
+        if not (np.all(lo > 0) and np.all(lo < hi)):
+            raise MechcllnError("k_bounds: need 0 < k_min < k_max (for every edge when given per edge)")
         if not 0 < self.l_bounds[0] < 1 < self.l_bounds[1]:
             raise MechcllnError(f"l_bounds {self.l_bounds}: need 0 < low < 1 < high (relative to r0)")
         return self
@@ -240,8 +241,8 @@ class Trainer:
         if self.alphas is None:
             self.alphas = self._calibrate(C, upd, grad)
         h = self.history
-        lo = {"k": np.full_like(self.k, cfg.k_bounds[0]), "l": cfg.l_bounds[0] * self.r0}
-        hi = {"k": np.full_like(self.k, cfg.k_bounds[1]), "l": cfg.l_bounds[1] * self.r0}
+        lo = {"k": np.broadcast_to(cfg.k_bounds[0], self.k.shape), "l": cfg.l_bounds[0] * self.r0}
+        hi = {"k": np.broadcast_to(cfg.k_bounds[1], self.k.shape), "l": cfg.l_bounds[1] * self.r0}
         value = {"k": self.k, "l": self.l}
         for name in cfg.learn:   # per-group rate: grow while successive updates agree, cut when they flip
             prev = self.prev_update.get(name)

@@ -1,3 +1,7 @@
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: many small solves, threads only slow them
+
 import numpy as np
 import pytest
 

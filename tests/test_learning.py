@@ -118,3 +118,15 @@ def test_harmonic_rest_length_learning_factors_once():
     task = random_task(net, n_targets=2, seed=2, rest=False)
     res = train(net, task, TrainConfig(model="harmonic", learn=("l",), steps=30, tol=1e-12, checkpoint_every=0))
     assert res.history.factorizations[-1] == 1
+
+
+def test_per_edge_stiffness_bounds_are_respected():
+    """Printable ranges differ per strut: k stays inside each edge's own [k_min, k_max]."""
+    net = lattices.triangular(7, 7)
+    task = random_task(net, n_targets=2, seed=3)
+    rng = np.random.default_rng(0)
+    lo = rng.uniform(0.5, 0.9, net.n_edges)
+    hi = lo * rng.uniform(1.5, 3.0, net.n_edges)
+    res = train(net, task, TrainConfig(steps=30, tol=1e-12, k_bounds=(lo, hi)))
+    k = res.network.k
+    assert np.all(k >= lo) and np.all(k <= hi) and np.any(np.isclose(k, lo) | np.isclose(k, hi))
