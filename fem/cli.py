@@ -19,6 +19,13 @@ def register(subparsers) -> None:
     q.add_argument("--mesh-size", type=float, default=None, help="cap on the element size, mm")
     q.add_argument("--linear-only", action="store_true", help="skip the finite-strain (neo-Hookean) model")
     q.set_defaults(func=cmd_fem)
+    q = subparsers.add_parser("finetune", help="FEM-in-the-loop coupled learning of the strut widths; writes "
+                                               "RUN/finetune/part.json and finetune.json (experimental)")
+    q.add_argument("run_dir", type=Path)
+    q.add_argument("--steps", type=int, default=20)
+    q.add_argument("--eta", type=float, default=0.1, help="clamping (nudge) factor of coupled learning")
+    q.add_argument("--elements-across", type=int, default=2)
+    q.set_defaults(func=cmd_finetune)
 
 
 def _summary(report: dict) -> dict:
@@ -42,6 +49,18 @@ def cmd_fem(args: argparse.Namespace) -> int:
               + ", ".join(f"{k} {v:.3g}" for k, v in s["C"].items()))
         print(f"fem: peak strain {s['peak_strain']:.3g} (allowable {s['allowable']}), first buckling factor "
               f"{s['buckling_factor']}; wrote {Path(args.run_dir) / 'fem'}")
+    return 0
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from . import stack
+    from .finetune import finetune_run
+
+    r = finetune_run(args.run_dir, steps=args.steps, eta=args.eta, elements_across=args.elements_across)
+    if stack.mpi().COMM_WORLD.rank == 0:
+        print(f"finetune: FEM task error C {r['C_fem_before']:.4g} -> {r['C_fem_reexported_part']:.4g} on the "
+              f"re-meshed part (x{r['ratio_reexported_over_before']:.3g}) in {r['seconds']:.0f} s; wrote "
+              f"{Path(args.run_dir) / 'finetune'}")
     return 0
 
 

@@ -30,25 +30,28 @@ def strain(u):
     return ufl.sym(ufl.grad(u))
 
 
-def stress(part, u):
-    """Linear Cauchy stress [MPa]."""
+def stress(part, u, factor=1.0):
+    """Linear Cauchy stress [MPa]; ``factor`` (a number or a DG0 field) scales the modulus cell-wise."""
     import ufl
     mu, lam = lame(part)
     e = strain(u)
-    return 2 * mu * e + lam * ufl.tr(e) * ufl.Identity(part.gdim)
+    return factor * (2 * mu * e + lam * ufl.tr(e) * ufl.Identity(part.gdim))
 
 
-def linear_energy_density(part, u):
+def linear_energy_density(part, u, factor=1.0):
     """1/2 sigma : eps [MPa = N mm / mm^3] of the linear model."""
     import ufl
-    return 0.5 * ufl.inner(stress(part, u), strain(u))
+    return 0.5 * ufl.inner(stress(part, u, factor), strain(u))
 
 
-def stiffness_form(part):
-    """Bilinear form a(u, v) = t int sigma(u) : eps(v) dx; returns (form, trial, test)."""
+def stiffness_form(part, factor=1.0):
+    """Bilinear form a(u, v) = t int sigma(u) : eps(v) dx; returns (form, trial, test).
+
+    ``factor`` scales the modulus per cell (FEM-in-the-loop learning uses it as each strut's width
+    relative to the meshed one: the axial stiffness E w t of a strip scales with w)."""
     import ufl
     u, v = ufl.TrialFunction(part.V), ufl.TestFunction(part.V)
-    return thickness_factor(part) * ufl.inner(stress(part, u), strain(v)) * ufl.dx, u, v
+    return thickness_factor(part) * ufl.inner(stress(part, u, factor), strain(v)) * ufl.dx, u, v
 
 
 def neo_hookean_density(part, u):

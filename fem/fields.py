@@ -55,14 +55,14 @@ def peak_strains(part, u, finite: bool = False) -> dict:
     return {"max_tensile": tens, "max_compressive": comp, "peak": max(tens, -comp)}
 
 
-def strut_energies(part, u, n_struts: int, finite: bool = False) -> np.ndarray:
-    """Strain energy [mJ] of each strut (edge id -> its tagged cells), identical on all ranks."""
+def strut_energies(part, u, n_struts: int, factor=1.0) -> np.ndarray:
+    """Linear strain energy [mJ] of each strut (edge id -> its tagged cells), identical on all ranks."""
     dfx = stack.dolfinx()
     import ufl
-    law = elasticity.neo_hookean_density if finite else elasticity.linear_energy_density
     Q = dfx.fem.functionspace(part.mesh, ("DG", 0))
     v = ufl.TestFunction(Q)
-    vec = dfx.fem.assemble_vector(dfx.fem.form(elasticity.thickness_factor(part) * law(part, u) * v * ufl.dx))
+    density = elasticity.linear_energy_density(part, u, factor)
+    vec = dfx.fem.assemble_vector(dfx.fem.form(elasticity.thickness_factor(part) * density * v * ufl.dx))
     per_cell = vec.array[: part.mesh.topology.index_map(part.mesh.topology.dim).size_local]
     tags = part.cell_tags
     n = len(per_cell)

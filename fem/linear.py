@@ -27,13 +27,14 @@ class State:
 
 
 class LinearModel:
-    """Factored linear model of ``part`` with the nodes ``pinned`` (translation of their hole fixed)."""
+    """Factored linear model of ``part`` with the nodes ``pinned`` (translation of their hole fixed);
+    ``factor`` (number or DG0 field) scales the modulus cell-wise."""
 
-    def __init__(self, part, pinned=()):
+    def __init__(self, part, pinned=(), factor=1.0):
         dfx = stack.dolfinx()
         self.part = part
         self.pinned = np.asarray(pinned, dtype=np.int64)
-        a, _, _ = elasticity.stiffness_form(part)
+        a, _, _ = elasticity.stiffness_form(part, factor)
         self.a_form = dfx.fem.form(a)
         K = dfx.fem.petsc.assemble_matrix(self.a_form)
         K.assemble()
@@ -44,6 +45,9 @@ class LinearModel:
         fixed = constraints.choose_fixed_dofs(part, self.modes)
         self.a_pin = constraints.pin_rows(part, self.pinned)
         self.fac = solver.Factored(part, K, fixed, self.a_pin)
+
+    def destroy(self):
+        self.fac.destroy()
 
     def solve(self, pairs, strains, f: np.ndarray | None = None) -> State:
         """Equilibrium with each pair's linear strain imposed (``pairs`` (m, 2) node ids, ``strains`` (m,)).

@@ -46,14 +46,14 @@ def build_sheet(x, edges, widths, hub_radius: float, hole_radius: float, h: floa
         occ.extrude(pieces, 0, 0, thickness)
     occ.synchronize()
     dim = 3 if thickness is not None else 2
-    _tag_by_position(gmsh, x, edges, hub_radius, hole_radius, dim)
+    _tag_by_position(gmsh, x, edges, hub_radius, hole_radius, dim, hole_nodes)
     gmsh.option.setNumber("Mesh.CharacteristicLengthMax", h)
     gmsh.option.setNumber("Mesh.CharacteristicLengthMin", 0.0)
     gmsh.model.mesh.generate(dim)
     return gmsh
 
 
-def _tag_by_position(gmsh, x, edges, hub_radius, hole_radius, dim):
+def _tag_by_position(gmsh, x, edges, hub_radius, hole_radius, dim, hole_nodes):
     """Physical groups by where each entity lies: inside a hub disc -> hub, else the nearest strut axis."""
     model = gmsh.model
     hubs, struts = {}, {}
@@ -73,7 +73,8 @@ def _tag_by_position(gmsh, x, edges, hub_radius, hole_radius, dim):
     for _, tag in model.getEntities(dim - 1):
         lo = np.array(model.getBoundingBox(dim - 1, tag))
         box_min, box_max = lo[:2], lo[3:5]
-        for n, p in enumerate(x):
+        for n in hole_nodes:
+            p = x[n]
             if np.all(box_min >= p - hole_radius * 1.001) and np.all(box_max <= p + hole_radius * 1.001):
                 holes.setdefault(n, []).append(tag)
                 break
