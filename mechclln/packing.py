@@ -44,7 +44,7 @@ PHI_STEP = 0.01
 PHI_MAX = {2: 0.98, 3: 0.80}
 LOST_AT_EDGE = {2: 1.3, 3: 1.9}   # opening the box keeps about 1 - c / N^(1/d) of the particles (measured)
 FORCE_TOL = 1e-5                  # FIRE stops at max |force| below this (contact stiffness x diameter units)
-FIRE_DT, FIRE_DT_MAX, FIRE_ALPHA, FIRE_N_MIN, FIRE_MAX_STEPS = 0.05, 0.3, 0.1, 5, 200000
+FIRE_DT, FIRE_DT_MAX, FIRE_ALPHA, FIRE_N_MIN, FIRE_MAX_STEPS = 0.05, 0.5, 0.1, 5, 200000
 Z_MARGIN = 0.2                    # excess coordination over z_target wanted before pruning
 
 
@@ -124,7 +124,7 @@ def _compress(n, dim, size_ratio, z_target, rng):
 def _minimise(pos, radii, box, ftol=FORCE_TOL):
     """Nearest energy minimum of the harmonic soft-sphere packing in the periodic box, by FIRE.
 
-    FIRE (Bitzek et al. 2006, unit masses, dt_max = 0.3 in units of the contact stiffness): velocity
+    FIRE (Bitzek et al. 2006, unit masses, dt_max = 0.5 in units of the contact stiffness): velocity
     Verlet-like steps with the velocity mixed towards the force while the power F.v stays positive, and
     a halved time step and zeroed velocity when it turns negative. Stops at max |F| < ``ftol``.
     Returns positions wrapped into [0, box).
