@@ -48,12 +48,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def fitting_spec(run_dir: Path, printer: str = "generic"):
+    """The default part spec, with the scale lowered (never raised) so the part fits the printer's bed."""
+    import numpy as np
+
+    from mechclln import network as netio
+    from mechclln.geometry.spec import PartSpec
+
+    from .printer import get_printer
+
+    spec = PartSpec()
+    net = netio.load(Path(run_dir) / "network.json")
+    extent = float(np.ptp(net.x[:, :2], axis=0).max())
+    room = 0.95 * min(get_printer(printer).bed[:2]) - 2 * spec.hub_radius
+    return spec.with_(scale=min(spec.scale, np.floor(10 * room / extent) / 10))
+
+
 def demo_step(run_dir: Path) -> dict:
-    """Export the demo run with default settings (replacing a previous export); a short summary."""
+    """Export the demo run (default part, scaled to fit the generic bed; replacing a previous export)."""
     from .pipeline import export_run
 
-    rep = export_run(run_dir, force=True)
-    return {"export_dir": str(Path(run_dir) / "export"), "files": rep["files"], "bodies": rep["mesh"]["bodies"],
+    spec = fitting_spec(run_dir)
+    rep = export_run(run_dir, spec, force=True, gcode=True)
+    return {"export_dir": str(Path(run_dir) / "export"), "scale_mm": spec.scale, "files": rep["files"],
+            "bodies": rep["mesh"]["bodies"],
             "watertight": rep["mesh"]["watertight"], "volume_mm3": rep["mesh"]["volume_mm3"],
             "C_trained": rep["fidelity"]["C_trained"], "C_as_printed": rep["fidelity"]["C_as_printed"],
             "seconds": rep["timings"]["total_s"]}

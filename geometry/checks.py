@@ -122,12 +122,13 @@ def check_part(part: Part, nozzle: float = 0.4) -> CheckReport:
         rep.warnings.append(f"hinge necks down to {necks.min():.3g} mm are thinner than the printable minimum "
                             f"{lo} mm; raise neck_fraction or the strut widths")
     if part.width_raw is not None:
-        rep.clipped_thin = np.flatnonzero(part.width_raw < lo * (1 - 1e-9)).tolist()
-        rep.clipped_wide = np.flatnonzero(part.width_raw > hi * (1 + 1e-9)).tolist()
-        for name, ids, lim in (("thinner", rep.clipped_thin, lo), ("wider", rep.clipped_wide, hi)):
+        rep.clipped_thin = np.flatnonzero(part.width_raw < part.width * (1 - 1e-9)).tolist()
+        rep.clipped_wide = np.flatnonzero(part.width_raw > part.width * (1 + 1e-9)).tolist()
+        for name, ids, lim in (("thinner than the printable", rep.clipped_thin, f"{lo} mm"),
+                               ("wider than the printable", rep.clipped_wide, f"{hi} mm (or what their hubs allow)")):
             if ids:
-                rep.warnings.append(f"{len(ids)} struts would be {name} than the printable {lim} mm and were "
-                                    f"clipped to it (edges {ids[:10]}{' ...' if len(ids) > 10 else ''}); "
+                rep.warnings.append(f"{len(ids)} struts would be {name} {lim} and were "
+                                    f"clipped (edges {ids[:10]}{' ...' if len(ids) > 10 else ''}); "
                                     "train with the k bounds from mechclln.geometry.sections.k_bounds")
     # hubs that overlap each other
     close = cKDTree(x).query_pairs(2 * R * (1 - 1e-9), output_type="ndarray")

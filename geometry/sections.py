@@ -77,9 +77,46 @@ def stiffness_scale(net: Network, spec: PartSpec, material: "str | Material") ->
     return float(mat.youngs_modulus * section_area(spec.nominal_width, spec, net.dim) / np.median(leff))
 
 
+def hub_width_limit(net: Network, spec: PartSpec, x: np.ndarray | None = None) -> np.ndarray:
+    """Widest each strut may be (mm) so that its footprint fits on both of its hubs (2D sheets).
+
+    On a hub circle of radius R a strut of half-width h spans ``asin(h/R)`` on each side of its axis. Giving
+    every strut at most (95 % of) half the angle to its angular neighbours on each hub keeps footprints
+    apart: ``w <= 2 R sin(theta/2) * 0.95`` with theta the smaller neighbour angle (at most pi). Jammed
+    networks have bonds meeting at small angles, where this bound is well below ``spec.max_width``.
+    3D lattices: no such bound (inf).
+    """
+    ed = net.edges
+    if net.dim != 2:
+        return np.full(len(ed), np.inf)
+    x = net.x if x is None else x
+    ends = np.concatenate([ed[:, 0], ed[:, 1]])
+    d = x[np.concatenate([ed[:, 1], ed[:, 0]])] - x[ends]
+    phi = np.arctan2(d[:, 1], d[:, 0])
+    order = np.lexsort((phi, ends))
+    e_sorted, phi_s = ends[order], phi[order]
+    first = np.r_[True, e_sorted[1:] != e_sorted[:-1]]
+    last = np.r_[e_sorted[1:] != e_sorted[:-1], True]
+    idx = np.arange(len(order))
+    start = np.maximum.accumulate(np.where(first, idx, 0))
+    stop = np.minimum.accumulate(np.where(last, idx, len(idx))[::-1])[::-1]
+    nxt = np.where(last, start, idx + 1)
+    prv = np.where(first, stop, idx - 1)
+    gap_next = np.mod(phi_s[nxt] - phi_s, 2 * np.pi)
+    gap_prev = np.mod(phi_s - phi_s[prv], 2 * np.pi)
+    theta = np.minimum(np.minimum(gap_next, gap_prev), np.pi)
+    theta[first & last] = np.pi                      # a hub with a single strut
+    cap = np.empty(len(order))
+    cap[order] = 0.95 * 2 * spec.hub_radius * np.sin(theta / 2)
+    return np.minimum(cap[: len(ed)], cap[len(ed):])
+
+
 @dataclass(frozen=True, eq=False)
 class Sections:
-    """Per-edge strut sections (mm): ``width`` clipped to the printable range, ``width_raw`` before."""
+    """Per-edge strut sections (mm): ``width`` clipped to the printable range, ``width_raw`` before.
+
+    ``width_range`` is the material/spec range; ``width_max`` the per-edge maximum (``max_width`` or less where
+    the strut's hubs limit it, see :func:`hub_width_limit`)."""
 
     width: np.ndarray
     width_raw: np.ndarray
@@ -87,6 +124,7 @@ class Sections:
     effective_length: np.ndarray
     kappa: float                 # N/mm per unit k
     width_range: tuple[float, float]
+    width_max: np.ndarray
 
     @property
     def too_thin(self) -> np.ndarray:
@@ -94,7 +132,18 @@ class Sections:
 
     @property
     def too_wide(self) -> np.ndarray:
-        return np.flatnonzero(self.width_raw > self.width_range[1] * (1 + 1e-9))
+        return np.flatnonzero(self.width_raw > self.width_max * (1 + 1e-9))
+
+
+def _max_widths(net, spec, lo, hi, x) -> np.ndarray:
+    """Per-edge maximum width; a hub too crowded for even the thinnest printable strut is an error."""
+    cap = np.minimum(hi, hub_width_limit(net, spec, x))
+    bad = np.flatnonzero(cap < lo)
+    if bad.size:
+        raise fail("part spec", "hub_radius", f"struts meet at so small an angle at the hubs of edge {bad[0]} "
+                   f"({bad.size} edges in all) that even a {lo} mm strut does not fit on a hub of radius "
+                   f"{spec.hub_radius} mm", "raise hub_radius (and scale)")
+    return cap
 
 
 def sections(net: Network, spec: PartSpec, material: "str | Material", x: np.ndarray | None = None,
@@ -112,7 +161,8 @@ def sections(net: Network, spec: PartSpec, material: "str | Material", x: np.nda
     if np.all(raw < lo):
         raise fail("part spec", "nominal_width", f"every strut is thinner than the printable minimum {lo} mm "
                    f"(widest {raw.max():.3g} mm)", "raise nominal_width or stiffness_scale, or lower thickness")
-    return Sections(np.clip(raw, lo, hi), raw, lf, leff, kappa, (lo, hi))
+    wmax = _max_widths(net, spec, lo, hi, x)
+    return Sections(np.clip(raw, lo, wmax), raw, lf, leff, kappa, (lo, hi), wmax)
 
 
 def k_bounds(net: Network, spec: PartSpec | None = None, material: "str | Material" = "tpu95a"):
@@ -126,4 +176,4 @@ def k_bounds(net: Network, spec: PartSpec | None = None, material: "str | Materi
     leff = effective_lengths(free_lengths(net, spec), spec, net.dim)
     lo, hi = spec.width_range(mat)
     to_k = lambda w: mat.youngs_modulus * section_area(w, spec, net.dim) / (kappa * leff)  # noqa: E731
-    return to_k(lo), to_k(hi)
+    return to_k(lo), to_k(_max_widths(net, spec, lo, hi, None))

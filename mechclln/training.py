@@ -49,7 +49,7 @@ class TrainConfig:
     max_rise: float = 1.2         # an update that raises C by more than this factor is undone
     steps: int = 1000
     tol: float = 1e-3             # early stop when C/C0 <= tol
-    k_bounds: tuple = (0.1, 10.0)  # (k_min, k_max): scalars, or per-edge arrays (printable ranges)
+    k_bounds: tuple = (0.01, 100.0)  # (k_min, k_max): scalars, or per-edge arrays (printable ranges)
     l_bounds: tuple = (0.5, 1.5)  # relative to each edge's reference length
     report_cosine: bool = True
     checkpoint_every: int = 50
