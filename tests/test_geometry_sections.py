@@ -24,7 +24,7 @@ def test_sheet_width_matches_axial_stiffness_formula():
     assert stiffness_scale(net, spec, mat) == pytest.approx(kappa)
     np.testing.assert_allclose(sec.width_raw, kappa * net.k * lf / (mat.youngs_modulus * 2.0))
     # the strut's axial stiffness E t w / L_free equals the spring's physical stiffness kappa k
-    inside = (sec.width_raw >= sec.width_range[0]) & (sec.width_raw <= sec.width_range[1])
+    inside = (sec.width_raw >= sec.width_range[0]) & (sec.width_raw <= sec.width_max)
     np.testing.assert_allclose((mat.youngs_modulus * 2.0 * sec.width / lf)[inside], (kappa * net.k)[inside])
 
 
@@ -42,7 +42,8 @@ def test_k_bounds_map_back_to_the_printable_width_range():
     net = lattices.triangular(4, 4)
     spec, mat = PartSpec(), get_material("tpu95a")
     kmin, kmax = k_bounds(net, spec, mat)
-    lo, hi = spec.width_range(mat)
+    lo, _ = spec.width_range(mat)
+    hi = sections(net, spec, mat).width_max                    # max_width, or less where the hubs limit it
     assert np.all(kmin < 1) and np.all(kmax > 1)               # the nominal k = 1 is printable
     for k, w in ((kmin, lo), (kmax, hi)):
         np.testing.assert_allclose(sections(net.with_params(k=k), spec, mat).width_raw, w)
@@ -50,7 +51,7 @@ def test_k_bounds_map_back_to_the_printable_width_range():
     k = np.ones(net.n_edges)
     k[0], k[1] = kmin[0] * 0.5, kmax[1] * 2
     part = build_part(net.with_params(k=k), spec, mat, x_print=net.x)
-    assert part.width[0] == pytest.approx(lo) and part.width[1] == pytest.approx(hi)
+    assert part.width[0] == pytest.approx(lo) and part.width[1] == pytest.approx(hi[1])
     rep = check_part(part)
     assert rep.clipped_thin == [0] and rep.clipped_wide == [1] and not rep.errors
 
@@ -70,12 +71,19 @@ def test_crossing_struts_are_rejected():
     assert not check_part(build_part(clean, x_print=clean.x)).errors
 
 
-def test_hub_too_small_for_strut_angle_is_rejected():
+def test_hub_limits_strut_width_and_rejects_crowded_hubs():
+    """Struts 60 degrees apart on a hub of radius R fit side by side up to w = 2 R sin(30 deg) (95 % of it is
+    allowed): wider requests are narrowed and reported; a hub too small for the thinnest printable strut is
+    an error naming hub_radius."""
     net = lattices.triangular(4, 4)
-    # 60 degrees between struts: two 3.0 mm struts need more than a 1.7 mm hub
     spec = PartSpec(hub_radius=1.7, hole_diameter=0.5, max_width=3.0, nominal_width=3.0, min_width=0.8)
+    part = build_part(net, spec, x_print=net.x)
+    assert part.width.max() == pytest.approx(0.95 * 2 * 1.7 * np.sin(np.pi / 6))
+    rep = check_part(part)
+    assert not rep.errors and len(rep.clipped_wide) == net.n_edges
+    tiny = PartSpec(hub_radius=0.7, hole_diameter=0.3, max_width=1.2, nominal_width=1.0, min_width=0.8)
     with pytest.raises(MechcllnError, match="hub_radius"):
-        build_part(net, spec, x_print=net.x)
+        build_part(net, tiny, x_print=net.x)
 
 
 def test_bad_spec_is_rejected():
