@@ -43,7 +43,7 @@ def run(quick: bool = False) -> dict:
     for M in Ms:
         task = common.allosteric_task(net, M, seed=M)
         for name, learn in MODES.items():
-            cfg = TrainConfig(model="harmonic", learn=learn, eta=0.1, steps=steps, tol=1e-8,
+            cfg = TrainConfig(k_bounds=(0.1, 10.0), model="harmonic", learn=learn, eta=0.1, steps=steps, tol=1e-8,
                               report_cosine=False, checkpoint_every=0)
             t0 = time.perf_counter()
             res = train(net, task, cfg)
@@ -51,7 +51,7 @@ def run(quick: bool = False) -> dict:
             curves[f"{name}, M={M}"] = res.history.C_rel
             final.setdefault(name, {})[M] = float(res.history.C_rel[-1])
         no_rest = common.allosteric_task(net, M, seed=M, rest=False)   # the papers' one-example task
-        res = train(net, no_rest, TrainConfig(model="harmonic", learn=("l",), eta=0.1, steps=steps, tol=1e-8,
+        res = train(net, no_rest, TrainConfig(k_bounds=(0.1, 10.0), model="harmonic", learn=("l",), eta=0.1, steps=steps, tol=1e-8,
                                               report_cosine=False, checkpoint_every=0))
         curves[f"l only without rest example, M={M}"] = res.history.C_rel
         final.setdefault("l only without rest example", {})[M] = float(res.history.C_rel[-1])

@@ -39,7 +39,7 @@ def run(quick: bool = False) -> dict:
         for rho in ratios:
             M = max(1, int(round(rho * net.n_nodes)))
             Ms.setdefault(n, []).append(M)
-            cfg = TrainConfig(model="harmonic", learn=("k", "l"), eta=0.1, steps=steps, tol=SUCCESS,
+            cfg = TrainConfig(k_bounds=(0.1, 10.0), model="harmonic", learn=("k", "l"), eta=0.1, steps=steps, tol=SUCCESS,
                               report_cosine=False, checkpoint_every=0)
             c = [float(train(net, common.allosteric_task(net, M, seed=10_000 + 100 * M + s), cfg,
                              check_rigidity=False).history.C_rel[-1]) for s in range(n_tasks)]

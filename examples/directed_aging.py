@@ -36,7 +36,7 @@ def run(quick: bool = False) -> dict:
         for s in seeds:
             task = common.allosteric_task(net, M, seed=1000 + 10 * M + s)
             for label, rule in RULES.items():
-                cfg = TrainConfig(rule=rule, model="harmonic", eta=0.1, steps=steps, tol=1e-8,
+                cfg = TrainConfig(k_bounds=(0.1, 10.0), rule=rule, model="harmonic", eta=0.1, steps=steps, tol=1e-8,
                                   report_cosine=False, checkpoint_every=0)
                 res = train(net, task, cfg, check_rigidity=False)
                 curves[f"{label}, M={M}, task {s}"] = res.history.C_rel

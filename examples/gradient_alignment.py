@@ -39,7 +39,7 @@ PARTS = ("k", "l", "k and l")
 def alignment(net, task, eta: float, model: str = "nonlinear") -> dict:
     """cos(local coupled-learning update, -grad C) at the network's parameters: over k alone, l alone,
     and (k, l) together (the last is dominated by l, whose update is first order in strain)."""
-    tr = Trainer(net, task, TrainConfig(rule="coupled", model=model, eta=eta), check_rigidity=False)
+    tr = Trainer(net, task, TrainConfig(k_bounds=(0.1, 10.0), rule="coupled", model=model, eta=eta), check_rigidity=False)
     states = free_states(tr.eq, tr.k, tr.l)
     _, _, gx = task_error(tr.eq, states)
     upd, grad, _ = tr.raw_update(states, gx)
@@ -61,7 +61,7 @@ def run(quick: bool = False) -> dict:
     curves = {}
     for label, rule, eta in (("coupled, eta = 0.1", "coupled", 0.1), ("coupled, eta = 1e-3", "coupled", 1e-3),
                              ("exact gradient descent", "gradient", 0.1)):
-        cfg = TrainConfig(rule=rule, model="harmonic", eta=eta, steps=steps, tol=1e-8, checkpoint_every=0,
+        cfg = TrainConfig(k_bounds=(0.1, 10.0), rule=rule, model="harmonic", eta=eta, steps=steps, tol=1e-8, checkpoint_every=0,
                           adapt_up=1.0, adapt_down=1.0)
         res = train(net, task, cfg, check_rigidity=False)
         curves[label] = {"C_rel": res.history.C_rel, "cosine": res.history.cosine}

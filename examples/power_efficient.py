@@ -40,7 +40,7 @@ def run(quick: bool = False) -> dict:
     net = common.jammed(n_nodes)
     task = common.allosteric_task(net, M, seed=4)
     U0 = float(respond(net, task, "harmonic", check_rigidity=False).energy[1])
-    base = TrainConfig(rule="power_efficient", model="harmonic", eta=0.1, reg=0.0, steps=steps, tol=1e-12,
+    base = TrainConfig(k_bounds=(0.1, 10.0), rule="power_efficient", model="harmonic", eta=0.1, reg=0.0, steps=steps, tol=1e-12,
                        report_cosine=False, checkpoint_every=0)
     ref = train(net, task, base, check_rigidity=False)
     base = replace(base, alpha_k=ref.alphas["k"], alpha_l=ref.alphas["l"])
