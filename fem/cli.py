@@ -26,6 +26,11 @@ def register(subparsers) -> None:
     q.add_argument("--eta", type=float, default=0.1, help="clamping (nudge) factor of coupled learning")
     q.add_argument("--elements-across", type=int, default=2)
     q.set_defaults(func=cmd_finetune)
+    q = subparsers.add_parser("lab-compare", help="measured target strains of a printed part (tracked hub "
+                                                  "positions) against every model; writes RUN/lab/compare.json")
+    q.add_argument("run_dir", type=Path)
+    q.add_argument("tracks", type=Path, help="CSV with columns frame, hub, x, y (mm); frame 0 = rest")
+    q.set_defaults(func=cmd_lab_compare)
 
 
 def _summary(report: dict) -> dict:
@@ -61,6 +66,16 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         print(f"finetune: FEM task error C {r['C_fem_before']:.4g} -> {r['C_fem_reexported_part']:.4g} on the "
               f"re-meshed part (x{r['ratio_reexported_over_before']:.3g}) in {r['seconds']:.0f} s; wrote "
               f"{Path(args.run_dir) / 'finetune'}")
+    return 0
+
+
+def cmd_lab_compare(args: argparse.Namespace) -> int:
+    from .labcompare import compare
+
+    r = compare(args.run_dir, args.tracks)
+    print(f"lab-compare: {len(r['frames'])} frames; rms error of the target strains: "
+          + ", ".join(f"{k} {m['rms_error']:.3g}" for k, m in r["models"].items())
+          + f"; wrote {Path(args.run_dir) / 'lab'}")
     return 0
 
 

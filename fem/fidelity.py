@@ -3,7 +3,8 @@
 For every example and target: the target strain of the trained spring model, of the as-printed spring
 model (stress-free at the print positions, :mod:`mechclln.geometry.print_state`), of linear FEM and of
 finite-strain (neo-Hookean) FEM of the part, their relative gaps to the trained model, and the task error
-``C = 1/2 mean_examples sum_targets (eps - eps_T)^2`` of each model. FEM also reports the peak principal
+``C = 1/2 mean_examples sum_targets (eps - eps_T)^2`` of each model; beside them the spread of the linear FEM
+target strains under print errors (:mod:`.tolerance`). FEM also reports the peak principal
 strain against the material's allowable strain and the first buckling factor of the actuated part.
 Strains in the printed part are measured relative to the printed hub positions, as on the bench.
 """
@@ -16,7 +17,7 @@ import numpy as np
 
 from mechclln.errors import MechcllnError
 
-from . import buckling, fields, finite, linear, outline_mesh, part as fempart, stack
+from . import buckling, fields, finite, linear, outline_mesh, part as fempart, stack, tolerance
 
 
 def task_error(strains: np.ndarray, wanted: np.ndarray) -> float:
@@ -106,6 +107,10 @@ def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
     act = int(np.argmax(np.abs(task.source_strains).max(axis=1)))
     u_act = fields.function_of(pt, (res["finite_states"] if finite_strain else res["states"])[act].u)
     peak = fields.peak_strains(pt, u_act, finite=finite_strain)
+    t_tol = time.perf_counter()
+    sens = tolerance.modulus_sensitivity(lin, ptask, len(gpart.width))
+    tol = tolerance.sample_spread(res["linear"], sens, np.asarray(gpart.width, float), wanted)
+    t_tol = time.perf_counter() - t_tol
     factors = buckling.part_factors(lin, ptask.source_pairs, ptask.source_strains[act], n=1) \
         if np.abs(ptask.source_strains[act]).max() > 0 else np.zeros(0)
     report = {
@@ -115,6 +120,7 @@ def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
         "wanted_target_strains": wanted,
         "C0_untrained_note": "C of each model uses the task's desired strains; see metrics.json for C_0",
         "material": gpart.material.name, "youngs_modulus_MPa": gpart.material.youngs_modulus,
+        "tolerances": tol,
         "peak_strain": dict(peak, allowable=gpart.material.allowable_strain,
                             ok=peak["peak"] <= gpart.material.allowable_strain,
                             example=act, model="finite" if finite_strain else "linear"),
@@ -124,7 +130,7 @@ def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
         "mesh": {"elements_across": elements_across, "mesh_size": mesh_size,
                  "dofs": pt.comm.allreduce(pt.n_owned),
                  "cells": pt.comm.allreduce(pt.mesh.topology.index_map(pt.gdim).size_local)},
-        "timings_s": {"mesh": t_mesh, "solve": t_solve, "total": time.perf_counter() - t0},
+        "timings_s": {"mesh": t_mesh, "solve": t_solve, "tolerances": t_tol, "total": time.perf_counter() - t0},
         "mpi_ranks": pt.comm.size,
     }
     if write:
