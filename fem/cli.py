@@ -24,6 +24,8 @@ def register(subparsers) -> None:
     q.add_argument("run_dir", type=Path)
     q.add_argument("--steps", type=int, default=20)
     q.add_argument("--eta", type=float, default=0.1, help="clamping (nudge) factor of coupled learning")
+    q.add_argument("--step-fraction", type=float, default=0.05,
+                   help="first step: largest width change as a fraction of the mean width (then adaptive)")
     q.add_argument("--elements-across", type=int, default=2)
     q.set_defaults(func=cmd_finetune)
     q = subparsers.add_parser("lab-compare", help="measured target strains of a printed part (tracked hub "
@@ -61,7 +63,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from . import stack
     from .finetune import finetune_run
 
-    r = finetune_run(args.run_dir, steps=args.steps, eta=args.eta, elements_across=args.elements_across)
+    r = finetune_run(args.run_dir, steps=args.steps, eta=args.eta, elements_across=args.elements_across,
+                     step_fraction=args.step_fraction)
     if stack.mpi().COMM_WORLD.rank == 0:
         print(f"finetune: FEM task error C {r['C_fem_before']:.4g} -> {r['C_fem_reexported_part']:.4g} on the "
               f"re-meshed part (x{r['ratio_reexported_over_before']:.3g}) in {r['seconds']:.0f} s; wrote "

@@ -45,52 +45,83 @@ def _strut_cells(pt, n_struts):
     return tags.indices[strut], tags.values[strut] - 1
 
 
-def learn_widths(pt, gpart, task, steps: int = 20, eta: float = 0.1, step_fraction: float = 0.01,
+def learn_widths(pt, gpart, task, steps: int = 20, eta: float = 0.1, step_fraction: float = 0.05,
+                 upper: np.ndarray | None = None, remesh_ratio: float = 0.25, elements_across: int = 2,
                  progress=None):
     """Coupled learning of the strut widths on the FEM model ``pt`` of ``gpart`` for ``task`` (whose r0
-    are the printed distances). Returns (widths, history of C per step)."""
+    are the printed distances).
+
+    Step size: the first step moves the widest change by ``step_fraction`` of the mean width; a step that
+    lowers C is kept and the next one is 1.5 x longer, one that raises C is undone and retried at half
+    the length along the same direction. When some width is more than ``remesh_ratio`` away from the
+    width it was meshed at, the part is rebuilt and re-meshed at the current widths. Widths stay within
+    the printable range and below ``upper`` (per strut, mm; e.g. the hub-footprint limit).
+
+    Returns (widths, history): history has one entry per evaluated design, ``{"C", "accepted",
+    "remeshed"}``; the first entry is the starting design.
+    """
     dfx = stack.dolfinx()
-    w0 = np.asarray(gpart.width, float)
     lo, hi = gpart.spec.width_range(gpart.material)
-    w = w0.copy()
-    Q = dfx.fem.functionspace(pt.mesh, ("DG", 0))
-    factor = dfx.fem.Function(Q)
-    factor.x.array[:] = 1.0
-    cells, cell_edge = _strut_cells(pt, len(w0))
-    src, tgt = task.source_pairs, task.target_pairs
-    history, scale = [], None
+    hi = np.full(len(gpart.width), hi) if upper is None else np.minimum(hi, upper)
+    w = np.asarray(gpart.width, float).copy()
+    history, scale, best = [], None, None      # best: (C, w, dw) of the last accepted design
+    remeshed = False
     for step in range(steps + 1):
-        factor.x.array[cells] = (w / w0)[cell_edge]
+        if step == 0 or np.abs(w / w_mesh - 1).max() > remesh_ratio:
+            if step:
+                pt = fidelity.mesh_part(replace(gpart, width=w), elements_across)
+                remeshed = True
+            w_mesh = w.copy()
+            factor = dfx.fem.Function(dfx.fem.functionspace(pt.mesh, ("DG", 0)))
+            factor.x.array[:] = 1.0
+            cells, cell_edge = _strut_cells(pt, len(w))
+        factor.x.array[cells] = (w / w_mesh)[cell_edge]
         model = linear.LinearModel(pt, pinned=gpart.pinned, factor=factor)
-        eps_all, dw = [], np.zeros_like(w)
-        for ex in range(task.source_strains.shape[0]):
-            s, want = task.source_strains[ex], task.target_strains[ex]
-            free = model.solve(src, s)
-            eps_f = model.strains(free, tgt)
-            eps_all.append(eps_f)
-            if step == steps:
-                continue
-            clamp = model.solve(np.vstack([src, tgt]), np.concatenate([s, eps_f + eta * (want - eps_f)]))
-            p_f = fields.strut_energies(pt, fields.function_of(pt, free.u), len(w), factor) / w
-            p_c = fields.strut_energies(pt, fields.function_of(pt, clamp.u), len(w), factor) / w
-            dw += learning.contrastive(StrutWidths, p_f, p_c, {"w": w}, 1.0 / eta)["w"]
+        c, dw = _error_and_update(model, pt, factor, task, w, eta)
         model.destroy()
-        history.append(fidelity.task_error(np.array(eps_all), task.target_strains))
+        accepted = best is None or c < best[0]
+        history.append({"C": c, "accepted": accepted, "remeshed": remeshed})
+        remeshed = False
         if progress:
-            progress(step, history[-1])
-        if step == steps:
-            break
-        if scale is None:      # learning rate: the first step moves the widest change by step_fraction of w
-            scale = step_fraction * float(np.mean(w0)) / max(float(np.abs(dw).max()), 1e-300)
-        w = np.clip(w + scale * dw, lo, hi)
-    return w, history
+            progress(step, c)
+        if accepted:
+            if scale is None:
+                scale = step_fraction * float(np.mean(w)) / max(float(np.abs(dw).max()), 1e-300)
+            else:
+                scale *= 1.5
+            best = (c, w.copy(), dw)
+        else:
+            scale *= 0.5
+        if step < steps:
+            w = np.clip(best[1] + scale * best[2], lo, hi)
+    return best[1], history
 
 
-def finetune_run(run_dir, steps: int = 20, eta: float = 0.1, elements_across: int = 2) -> dict:
+def _error_and_update(model, pt, factor, task, w, eta):
+    """FEM task error C of the design and the summed contrastive width update over the examples."""
+    src, tgt = task.source_pairs, task.target_pairs
+    eps_all, dw = [], np.zeros_like(w)
+    for ex in range(task.source_strains.shape[0]):
+        s, want = task.source_strains[ex], task.target_strains[ex]
+        free = model.solve(src, s)
+        eps_f = model.strains(free, tgt)
+        eps_all.append(eps_f)
+        if not np.any(s):
+            continue                      # the rest example: both states are unloaded
+        clamp = model.solve(np.vstack([src, tgt]), np.concatenate([s, eps_f + eta * (want - eps_f)]))
+        p_f = fields.strut_energies(pt, fields.function_of(pt, free.u), len(w), factor) / w
+        p_c = fields.strut_energies(pt, fields.function_of(pt, clamp.u), len(w), factor) / w
+        dw += learning.contrastive(StrutWidths, p_f, p_c, {"w": w}, 1.0 / eta)["w"]
+    return fidelity.task_error(np.array(eps_all), task.target_strains), dw
+
+
+def finetune_run(run_dir, steps: int = 20, eta: float = 0.1, elements_across: int = 2,
+                 step_fraction: float = 0.05) -> dict:
     """Fine-tune the part of ``run_dir`` on FEM; writes ``RUN/finetune/`` (part.json, finetune.json)."""
     from mechclln.fileio import write_json
     from mechclln.geometry.part import save_part
     from mechclln.geometry.print_state import as_printed_task, compare_printed
+    from mechclln.geometry.sections import hub_width_limit
     from mechclln.network import load
     from mechclln.task import load_task
 
@@ -101,14 +132,17 @@ def finetune_run(run_dir, steps: int = 20, eta: float = 0.1, elements_across: in
     ptask = as_printed_task(task, springs.x_print)
     gpart = fidelity.load_geometry_part(run_dir, net, task, springs.x_print)
     pt = fidelity.mesh_part(gpart, elements_across)
-    widths, history = learn_widths(pt, gpart, ptask, steps, eta)
+    upper = hub_width_limit(net, gpart.spec, springs.x_print) if gpart.dim == 2 else None
+    widths, history = learn_widths(pt, gpart, ptask, steps, eta, step_fraction, upper,
+                                   elements_across=elements_across)
     new_part = replace(gpart, width=widths)
     pt_new = fidelity.mesh_part(new_part, elements_across)
     _, res = fidelity.fem_responses(pt_new, new_part, ptask, finite_strain=False)
     c_new = fidelity.task_error(res["linear"], task.target_strains)
-    report = {"C_fem_before": history[0], "C_fem_learning_mesh_after": history[-1],
-              "C_fem_reexported_part": c_new, "ratio_reexported_over_before": c_new / history[0],
-              "history_C": history, "steps": steps, "eta": eta,
+    c0 = history[0]["C"]
+    report = {"C_fem_before": c0, "C_fem_learning_after": min(h["C"] for h in history if h["accepted"]),
+              "C_fem_reexported_part": c_new, "ratio_reexported_over_before": c_new / c0,
+              "history": history, "steps": steps, "eta": eta, "step_fraction": step_fraction,
               "widths_before_mm": gpart.width, "widths_after_mm": widths,
               "target_strains_reexported": res["linear"], "wanted": task.target_strains,
               "seconds": time.perf_counter() - t0}
