@@ -1,7 +1,8 @@
 """Spring-vs-FEM fidelity of a trained run directory (DESIGN.md section 4; ``mechclln fem RUN_DIR``).
 
 For every example and target: the target strain of the trained spring model, of the as-printed spring
-model (stress-free at the print positions, :mod:`mechclln.geometry.print_state`), of linear FEM and of
+model (stress-free at the print positions, :mod:`mechclln.geometry.print_state`), of the as-built springs
+(as-printed, with k scaled by the printed over the wanted strut section: width clipping), of linear FEM and of
 finite-strain (neo-Hookean) FEM of the part, their relative gaps to the trained model, and the task error
 ``C = 1/2 mean_examples sum_targets (eps - eps_T)^2`` of each model; beside them the spread of the linear FEM
 target strains under print errors (:mod:`.tolerance`). FEM also reports the peak principal
@@ -23,6 +24,21 @@ from . import buckling, fields, finite, linear, outline_mesh, part as fempart, s
 def task_error(strains: np.ndarray, wanted: np.ndarray) -> float:
     """C = 1/2 mean over examples of sum over targets (eps - eps_T)^2."""
     return 0.5 * float(np.mean(np.sum((np.asarray(strains) - wanted) ** 2, axis=1)))
+
+
+def built_springs(net, gpart, x_print, ptask) -> np.ndarray:
+    """Target strains (n_ex, T) of the as-built springs: the as-printed network with each k scaled by the
+    strut's printed over its wanted section (``section(width) / section(width_raw)``), i.e. with the widths
+    the geometry stage clipped to the printable range and the hub-footprint cap."""
+    from mechclln.equilibrium import respond
+    from mechclln.geometry.print_state import as_printed_network
+    from mechclln.geometry.sections import section_area
+
+    raw = gpart.width if gpart.width_raw is None else gpart.width_raw
+    ratio = section_area(np.asarray(gpart.width), gpart.spec, gpart.dim) / section_area(np.asarray(raw),
+                                                                                       gpart.spec, gpart.dim)
+    built = as_printed_network(net, x_print)
+    return respond(built.with_params(k=built.k * ratio), ptask).target_strains
 
 
 def load_geometry_part(run_dir: Path, net, task, x_print):
@@ -97,9 +113,11 @@ def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
     ptask = as_printed_task(task, springs.x_print)
     lin, res = fem_responses(pt, gpart, ptask, finite_strain)
     t_solve = time.perf_counter() - t_solve
+    timings = {"mesh": t_mesh, **lin.timings_s, "solves": t_solve - sum(lin.timings_s.values())}
     wanted = task.target_strains
     models = {"trained_springs": springs.trained.target_strains,
-              "printed_springs": springs.printed.target_strains, "fem_linear": res["linear"]}
+              "printed_springs": springs.printed.target_strains,
+              "built_springs": built_springs(net, gpart, springs.x_print, ptask), "fem_linear": res["linear"]}
     if finite_strain:
         models["fem_finite"] = res["finite"]
     ref = models["trained_springs"]
@@ -130,7 +148,7 @@ def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
         "mesh": {"elements_across": elements_across, "mesh_size": mesh_size,
                  "dofs": pt.comm.allreduce(pt.n_owned),
                  "cells": pt.comm.allreduce(pt.mesh.topology.index_map(pt.gdim).size_local)},
-        "timings_s": {"mesh": t_mesh, "solve": t_solve, "tolerances": t_tol, "total": time.perf_counter() - t0},
+        "timings_s": dict(timings, tolerances=t_tol, total=time.perf_counter() - t0),
         "mpi_ranks": pt.comm.size,
     }
     if write:

@@ -8,6 +8,7 @@ costs a few back-substitutions.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,10 +35,12 @@ class LinearModel:
         dfx = stack.dolfinx()
         self.part = part
         self.pinned = np.asarray(pinned, dtype=np.int64)
+        t0 = time.perf_counter()
         a, _, _ = elasticity.stiffness_form(part, factor)
         self.a_form = dfx.fem.form(a)
         K = dfx.fem.petsc.assemble_matrix(self.a_form)
         K.assemble()
+        t1 = time.perf_counter()
         W, self.a_rigid = constraints.free_rigid_modes(part, self.pinned)
         centre = part.centres.mean(axis=0)
         xyz = part.dof_coordinates()[:: part.gdim]
@@ -45,6 +48,7 @@ class LinearModel:
         fixed = constraints.choose_fixed_dofs(part, self.modes)
         self.a_pin = constraints.pin_rows(part, self.pinned)
         self.fac = solver.Factored(part, K, fixed, self.a_pin)
+        self.timings_s = {"assemble": t1 - t0, "factor": time.perf_counter() - t1}   # factor: incl. rigid modes
 
     def destroy(self):
         self.fac.destroy()

@@ -25,7 +25,8 @@ def report(tmp_path_factory):
 def test_fidelity_files_are_written(report):
     run, rep = report
     data = json.loads((run / "fem" / "fidelity.json").read_text())
-    assert set(data["models"]) == {"trained_springs", "printed_springs", "fem_linear", "fem_finite"}
+    assert set(data["models"]) == {"trained_springs", "printed_springs", "built_springs", "fem_linear",
+                                   "fem_finite"}
     assert (run / "fem" / "energy_linear.png").stat().st_size > 10_000
     assert (run / "fem" / "deformed_linear.xdmf").exists()
     assert (run / "fem" / "deformed_linear.h5").exists()
@@ -57,3 +58,19 @@ def test_linear_and_finite_fem_agree_at_five_percent_actuation(report):
     lin = np.asarray(rep["models"]["fem_linear"]["target_strains"])[1]
     nh = np.asarray(rep["models"]["fem_finite"]["target_strains"])[1]
     assert np.abs(nh - lin).max() < 0.2 * np.abs(lin).max()
+
+
+def test_built_springs_equal_printed_springs_when_no_width_is_clipped(report):
+    """k = 1 everywhere maps to the nominal width, inside the printable range: nothing is clipped, so the
+    as-built springs (k scaled by printed/wanted section) are the as-printed springs."""
+    _, rep = report
+    np.testing.assert_allclose(rep["models"]["built_springs"]["target_strains"],
+                               rep["models"]["printed_springs"]["target_strains"], atol=1e-12)
+
+
+def test_tolerance_spread_is_reported_beside_the_fidelity(report):
+    """Width errors of +-0.1 mm spread the actuated FEM target strains around the nominal linear FEM ones."""
+    _, rep = report
+    tol = rep["tolerances"]["widths"]
+    np.testing.assert_allclose(tol["target_strains_nominal"], rep["models"]["fem_linear"]["target_strains"])
+    assert np.all(np.asarray(tol["target_strains_std"])[1] > 0)
