@@ -190,23 +190,33 @@ class Equilibria:
         if self.model != "harmonic":
             return pair_measure(self.model, x, self.X, self.net.edges)
         i, j = self.net.edges[:, 0], self.net.edges[:, 1]
-        if not hasattr(self, "_edge_ref"):
-            self._edge_ref = pair_measure("harmonic", self.X, self.X, self.net.edges) + (self.X[i] - self.X[j],)
-        r0, n, c, D = self._edge_ref
+        r0, n, c, D = self._edge_reference()
         du = np.take(x, i, axis=0) - np.take(x, j, axis=0) - D     # np.take: ~5x faster than x[i]
-        return r0 + (n * du).sum(1), n, c
+        return r0 + np.einsum("md,md->m", n, du), n, c    # einsum: (n * du).sum(1) was 3x slower
 
-    def _residual(self, x, lam, k, l, rows: Rows):
+    def _edge_reference(self):
+        """Edge lengths, directions, zero curvatures and difference vectors in the reference configuration."""
+        if not hasattr(self, "_edge_ref"):
+            i, j = self.net.edges[:, 0], self.net.edges[:, 1]
+            self._edge_ref = pair_measure("harmonic", self.X, self.X, self.net.edges) + (self.X[i] - self.X[j],)
+        return self._edge_ref
+
+    def _residual(self, x, lam, k, l, rows: Rows, forces: bool = True):
+        """Force residual r1 (free dofs), row residual r2, edge and row geometry, row compliances.
+        ``forces=False`` (harmonic model only) skips r1 (returned as None) and the edge measures (the
+        reference geometry is returned: the harmonic Hessian does not depend on the state)."""
+        vals, geo = self.measure_rows(x, rows)
+        soft = np.concatenate([rows.pair_soft, rows.dof_soft])
+        r2 = vals - np.concatenate([rows.pair_value, rows.dof_value]) - soft * lam
+        if not forces:
+            return None, r2, self._edge_reference()[:3], geo, soft
         p, n, c = self._edge_measure(x)
         g = scatter_pair_vectors(len(x), self.net.edges, (k * (p - l))[:, None] * n)
-        vals, geo = self.measure_rows(x, rows)
         pairs, pn, _, r0 = geo
         mp = len(pairs)
         g += scatter_pair_vectors(len(x), pairs, (lam[:mp] / r0)[:, None] * pn)
         g = g.ravel()
         g[rows.dof] += lam[mp:]
-        soft = np.concatenate([rows.pair_soft, rows.dof_soft])
-        r2 = vals - np.concatenate([rows.pair_value, rows.dof_value]) - soft * lam
         return g[self.free], r2, (p, n, c), geo, soft
 
     def _hessian(self, k, l, lam, edge_geo, row_geo):
@@ -302,19 +312,23 @@ class Equilibria:
         fscale = kbar * self.rbar
         solver = self.solver(slot)
         nfree = len(self.free)
-        res = self._residual(x, lam, k, l, rows)
+        # harmonic model: the first iteration is the exact solve of a quadratic problem (no line search),
+        # so the warm start's force residual is not needed
+        harmonic = self.model == "harmonic"
+        res = self._residual(x, lam, k, l, rows, forces=not harmonic)
         for it in range(max_iter):
             r1, r2, egeo, rgeo, soft = res
-            f_err = np.abs(r1).max() / fscale if nfree else 0.0
-            c_err = np.abs(r2).max() if len(r2) else 0.0
-            if f_err <= FORCE_TOL and c_err <= CONSTRAINT_TOL:
-                return State(x, lam, rows, egeo[0], f_err, it)
+            if r1 is not None:
+                f_err = np.abs(r1).max() / fscale if nfree else 0.0
+                c_err = np.abs(r2).max() if len(r2) else 0.0
+                if f_err <= FORCE_TOL and c_err <= CONSTRAINT_TOL:
+                    return State(x, lam, rows, egeo[0], f_err, it)
             self._update_matrix(solver, slot, k, l, lam, egeo, rgeo)
             A = self._jacobian(rows, rgeo)
             try:
-                if self.model == "harmonic" and it == 0:
+                if r1 is None:
                     Y, w = self._harmonic_solutions(solver, k, l, rows, x, lam)
-                    dx, dlam = self._kkt(solver, A, soft, -r1, -r2, Y=Y, z=-w)
+                    dx, dlam = self._kkt(solver, A, soft, None, -r2, Y=Y, z=-w)
                 else:
                     # inexact Newton: the linear solve need only be accurate relative to what is left
                     rtol = min(1e-6, 1e-3 * FORCE_TOL * fscale / max(np.abs(r1).max(), 1e-300))
@@ -323,6 +337,12 @@ class Equilibria:
                 raise MechcllnError(f"network: stiffness matrix is singular ({exc}); the network has floppy "
                                     "modes or a source/target pair is not connected to the rest; run "
                                     "`mechclln network --check` on it") from None
+            if r1 is None:      # exact minimiser of the quadratic U on the rows: no line search
+                x = x.copy()
+                x.ravel()[self.free] += dx
+                lam = lam + dlam
+                res = self._residual(x, lam, k, l, rows)
+                continue
             step = np.abs(dx).max() / self.rbar
             s = min(1.0, 0.25 / step) if self.model == "nonlinear" and step > 0 else 1.0
             merit = np.sum(r1 ** 2) + fscale ** 2 * np.sum(r2 ** 2)
