@@ -171,6 +171,16 @@ class Equilibria:
         return np.concatenate([p / r0 - 1.0, disp]), (pairs, n, c, r0)
 
     def _jacobian(self, rows: Rows, geo) -> sp.csr_matrix:
+        """Constraint Jacobian over the free dofs; constant in the harmonic model (cached per row set)."""
+        if self.model != "harmonic":
+            return self._build_jacobian(rows, geo)
+        key = (rows.pair.tobytes(), rows.dof.tobytes())
+        cache = self.__dict__.setdefault("_jacobians", {})
+        if key not in cache:
+            cache[key] = self._build_jacobian(rows, geo)
+        return cache[key]
+
+    def _build_jacobian(self, rows: Rows, geo) -> sp.csr_matrix:
         pairs, n, _, r0 = geo
         d = self.X.shape[1]
         mp = len(pairs)
