@@ -49,7 +49,8 @@ def read_tracks(path: Path, n_nodes: int) -> dict[int, dict[int, np.ndarray]]:
                 try:
                     vals[col] = kind(row[col])
                 except ValueError:
-                    raise fail(f"{path}:{line}", col, f"{row[col]!r} is not {'an integer' if kind is int else 'a number'}",
+                    what = "an integer" if kind is int else "a number"
+                    raise fail(f"{path}:{line}", col, f"{row[col]!r} is not {what}",
                                "write frame and hub as integers and x, y in mm") from None
             if not np.isfinite([vals["x"], vals["y"]]).all():
                 raise fail(f"{path}:{line}", "x", "position is not finite", "drop untracked rows")
@@ -111,8 +112,8 @@ def compare(run_dir, tracks) -> dict:
     net, task = load(run_dir / "network.json"), load_task(run_dir / "task.json")
     if len(task.source_nodes) or len(task.target_nodes) or not len(task.source_pairs) \
             or not len(task.target_pairs):
-        raise fail(str(run_dir / "task.json"), "source_pairs", "lab-compare needs pair sources and targets only (no node terminals)",
-                   "train with a pair-strain task")
+        raise fail(str(run_dir / "task.json"), "source_pairs",
+                   "lab-compare needs pair sources and targets only (no node terminals)", "train with a pair-strain task")
     frames = read_tracks(tracks, len(net.x))
     src = measured_strains(frames, task.source_pairs, tracks, "source")
     tgt = measured_strains(frames, task.target_pairs, tracks, "target")
@@ -138,12 +139,13 @@ def compare(run_dir, tracks) -> dict:
 
 def _plot(report: dict, path: Path):
     """Target strain vs measured source strain (first source): measured points, one line per model."""
+    import io
+
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from mechclln.fileio import write_bytes
-    import io
 
     s = np.asarray(report["measured_source_strains"])[:, 0]
     meas = np.asarray(report["measured_target_strains"])
