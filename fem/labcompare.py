@@ -113,7 +113,8 @@ def compare(run_dir, tracks) -> dict:
     if len(task.source_nodes) or len(task.target_nodes) or not len(task.source_pairs) \
             or not len(task.target_pairs):
         raise fail(str(run_dir / "task.json"), "source_pairs",
-                   "lab-compare needs pair sources and targets only (no node terminals)", "train with a pair-strain task")
+                   "lab-compare needs pair sources and targets only (no node terminals)",
+                   "train with a pair-strain task")
     frames = read_tracks(tracks, len(net.x))
     src = measured_strains(frames, task.source_pairs, tracks, "source")
     tgt = measured_strains(frames, task.target_pairs, tracks, "target")
