@@ -69,7 +69,7 @@ def demo_step(run_dir: Path) -> dict:
     from .pipeline import export_run
 
     spec = fitting_spec(run_dir)
-    rep = export_run(run_dir, spec, force=True, gcode=True)
+    rep = export_run(run_dir, spec, force=True)
     return {"export_dir": str(Path(run_dir) / "export"), "scale_mm": spec.scale, "files": rep["files"],
             "bodies": rep["mesh"]["bodies"],
             "watertight": rep["mesh"]["watertight"], "volume_mm3": rep["mesh"]["volume_mm3"],

@@ -11,7 +11,7 @@ from mechclln.errors import MechcllnError
 from .printer import Printer
 
 
-def slice_to_gcode(stl: Path, gcode: Path, printer: Printer, timeout: float = 300.0) -> Path:
+def slice_to_gcode(stl: Path, gcode: Path, printer: Printer, timeout: float = 1200.0) -> Path:
     """Slice ``stl`` into ``gcode`` for ``printer`` (bed shape, nozzle, layer height); returns the G-code path.
 
     The G-code is written to a temporary name and renamed when the slicer succeeds.
@@ -27,7 +27,11 @@ def slice_to_gcode(stl: Path, gcode: Path, printer: Printer, timeout: float = 30
            "--max-print-height", str(bz), "--nozzle-diameter", str(printer.nozzle),
            "--layer-height", str(printer.layer_height), "--output", str(tmp), str(stl)]
     try:
-        res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        try:
+            res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise MechcllnError(f"{stl}: prusa-slicer did not finish within {timeout:.0f} s (a 300-hub sheet took "
+                                "5 min on 2 busy cores); slice it by hand, or leave out --gcode") from None
         if res.returncode != 0 or not tmp.exists() or tmp.stat().st_size == 0:
             msg = (res.stderr or res.stdout).strip().splitlines()
             raise MechcllnError(f"{stl}: prusa-slicer failed (exit {res.returncode}: "
