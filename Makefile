@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all install clean
+.PHONY: demo test test-all install clean slicer
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "mechclln needs Python >= 3.12 (the DOLFINx wheel dolfinx-solver-real has no build for " + sys.version.split()[0] + "); install 3.12 or set PYTHON=python3.12")'
@@ -18,11 +18,19 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/mechclln demo --out runs/demo --force
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q
+# the printability tests slice STL files with Debian's prusa-slicer
+slicer:
+	@command -v prusa-slicer >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing prusa-slicer (apt-get)"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prusa-slicer >/dev/null; \
+	  else echo "the tests need prusa-slicer: run 'sudo apt-get install prusa-slicer'"; exit 2; fi; }
 
-test-all: $(STAMP)
-	$(BIN)/python -m pytest -q -m ''
+test: $(STAMP) slicer
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -q
+
+test-all: $(STAMP) slicer
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -q -m ''
 
 clean:
 	rm -rf $(VENV) runs
