@@ -20,21 +20,8 @@ def _tmp_beside(path: Path, suffix: str = "") -> Path:
     return Path(name)
 
 
-def write_text(path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_beside(path)
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def write_bytes(path, data: bytes) -> Path:
-    """Binary counterpart of :func:`write_text`."""
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_beside(path)
@@ -44,6 +31,11 @@ def write_bytes(path, data: bytes) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def write_text(path, text: str) -> Path:
+    """Text counterpart of :func:`write_bytes` (UTF-8)."""
+    return write_bytes(path, text.encode())
 
 
 def _jsonable(obj):
