@@ -85,16 +85,16 @@ def plot_parameter(net, values, path, label, task=None, cmap="viridis", symmetri
 
 
 def plot_response(net, x_free, task, path, example=None, title="free response") -> Path:
-    """Deformed network (free state of one example) coloured by bond strain, over the reference (grey);
-    displacements are exaggerated so that the largest equals one mean bond length."""
+    """Deformed network (free state of one example) coloured by bond strain, over the reference (faint grey);
+    displacements are exaggerated so that the largest equals 0.3 mean bond lengths."""
     fig, ax = plt.subplots(figsize=(6.4, 6.0))
     u = x_free - net.x
     umax = np.abs(u).max()
-    scale = np.mean(net.lengths()) / umax if umax > 0 else 1.0
+    scale = 0.3 * np.mean(net.lengths()) / umax if umax > 0 else 1.0
     xs = net.x + scale * u
     strain = net.lengths(x_free) / net.lengths() - 1
     lim = np.abs(strain).max() or 1.0
-    draw_network(ax, net.x, net.edges, None, widths=0.5).set_color("0.8")
+    draw_network(ax, net.x, net.edges, None, widths=0.4).set_color("0.9")
     draw_network(ax, xs, net.edges, strain, cmap="coolwarm", vmin=-lim, vmax=lim, colorbar="bond strain")
     _mark_terminals(ax, xs, task)
     ax.legend(loc="upper right", fontsize=8)
