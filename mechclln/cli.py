@@ -179,6 +179,17 @@ def cmd_evaluate(args) -> int:
 DEMO = {"nodes": 300, "seed": 3, "targets": 3, "source_strain": 0.05, "target_strain": 0.05}
 
 
+def _brief(value) -> str:
+    """A stage summary as short text: numbers to 4 significant digits, nested dicts inline."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_brief(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "[" + " ".join(_brief(v) for v in value) + "]"
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.4g}"
+    return str(value)
+
+
 def cmd_demo(args) -> int:
     from .packing import jammed_network
     from .task import random_task
@@ -196,7 +207,7 @@ def cmd_demo(args) -> int:
     for mod in _stage_modules():
         if hasattr(mod, "demo_step"):
             summary = mod.demo_step(out)
-            print(f"demo: {mod.__name__.split('.')[-2] if mod.__name__.endswith('.cli') else mod.__name__}: {summary}")
+            print(f"demo: {mod.__name__.split('.')[-2]}: {_brief(summary)}")
     print(f"demo finished in {time.perf_counter() - t0:.1f} s; results in {out}")
     return 0
 
