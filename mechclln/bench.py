@@ -74,8 +74,7 @@ def stiffness_matrix(eq, k, l, x=None):
     x = eq.X if x is None else x
     rows = _empty_rows()
     r1, r2, egeo, rgeo, _ = eq._residual(x, np.zeros(0), k, l, rows)
-    eq._row_pair_index = rows.pair
-    return eq._hessian(k, l, np.zeros(0), egeo, rgeo).tocsr()
+    return eq._hessian(k, l, np.zeros(0), egeo, rgeo, rows.pair).tocsr()
 
 
 def time_factorization(K, repeats: int = 3) -> dict:
@@ -98,9 +97,8 @@ def fresh_kkt_solve(eq, k, l, rows, x0):
     from .linalg import factorize
 
     lam0 = np.zeros(rows.m)
-    eq._row_pair_index = rows.pair
     r1, r2, egeo, rgeo, soft = eq._residual(x0, lam0, k, l, rows)
-    H = eq._hessian(k, l, lam0, egeo, rgeo)
+    H = eq._hessian(k, l, lam0, egeo, rgeo, rows.pair)
     A = eq._jacobian(rows, rgeo)
     KKT = sp.bmat([[H, A.T], [A, -sp.diags(soft)]], format="csr")
     rhs = -np.concatenate([r1, r2])

@@ -229,7 +229,7 @@ class Equilibria:
         g[rows.dof] += lam[mp:]
         return g[self.free], r2, (p, n, c), geo, soft
 
-    def _hessian(self, k, l, lam, edge_geo, row_geo):
+    def _hessian(self, k, l, lam, edge_geo, row_geo, row_pair):
         p, n, c = edge_geo
         pairs, pn, pc, r0 = row_geo
         mp = len(pairs)
@@ -243,7 +243,7 @@ class Equilibria:
         n_all[:E] = n
         n_all[E:, 0] = 1.0
         if mp:
-            idx = E + self._row_pair_index
+            idx = E + row_pair
             n_all[idx] = pn
             np.add.at(b, idx, lam[:mp] / r0 * pc)
         return self.assembler.assemble(n_all, a, b)
@@ -315,7 +315,6 @@ class Equilibria:
                             "large for this network (reduce them or use the harmonic model)")
 
     def _newton(self, k, l, rows: Rows, x0, lam0, slot, max_iter) -> State:
-        self._row_pair_index = rows.pair
         x = x0.copy()
         lam = lam0.astype(float).copy()
         kbar = float(np.mean(k))
@@ -333,7 +332,7 @@ class Equilibria:
                 c_err = np.abs(r2).max() if len(r2) else 0.0
                 if f_err <= FORCE_TOL and c_err <= CONSTRAINT_TOL:
                     return State(x, lam, rows, egeo[0], f_err, it)
-            self._update_matrix(solver, slot, k, l, lam, egeo, rgeo)
+            self._update_matrix(solver, slot, k, l, lam, egeo, rgeo, rows.pair)
             A = self._jacobian(rows, rgeo)
             try:
                 if r1 is None:
@@ -370,11 +369,11 @@ class Equilibria:
             x, lam = xt, lt
         raise _NoConvergence
 
-    def _update_matrix(self, solver, slot, k, l, lam, egeo, rgeo) -> None:
+    def _update_matrix(self, solver, slot, k, l, lam, egeo, rgeo, row_pair) -> None:
         """Give ``solver`` the current Hessian; the harmonic one changes only with k."""
         slot = self._slot(slot)
         if self.model == "nonlinear" or not np.array_equal(self._solver_k.get(slot), k):
-            solver.set_matrix(self._hessian(k, l, lam, egeo, rgeo))
+            solver.set_matrix(self._hessian(k, l, lam, egeo, rgeo, row_pair))
             self._solver_k[slot] = k.copy()
 
     def _harmonic_solutions(self, solver, k, l, rows: Rows, x, lam):
@@ -449,10 +448,9 @@ class Equilibria:
         Solves ``[H_L A^T; A -S][v; mu] = [dC/dx; 0]`` (the KKT matrix is symmetric), then
         ``dC/dk_e = -(p_e - l_e) n_e.(v_i - v_j)`` and ``dC/dl_e = k_e n_e.(v_i - v_j)``.
         """
-        self._row_pair_index = state.rows.pair
         _, _, egeo, rgeo, soft = self._residual(state.x, state.lam, k, l, state.rows)
         solver = self.solver(slot)
-        self._update_matrix(solver, slot, k, l, state.lam, egeo, rgeo)
+        self._update_matrix(solver, slot, k, l, state.lam, egeo, rgeo, state.rows.pair)
         A = self._jacobian(state.rows, rgeo)
         Y = self._harmonic_solutions(solver, k, l, state.rows, state.x, state.lam)[0] \
             if self.model == "harmonic" else None
