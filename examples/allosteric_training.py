@@ -84,10 +84,7 @@ def figure(data: dict):
 
 
 def main(argv=None) -> dict:
-    args = common.parse(__doc__.splitlines()[0], argv)
-    data = run(args.quick)
-    return common.write_results(args.out, "allosteric_training" + ("_quick" if args.quick else ""), data,
-                                figure(data))
+    return common.run_script("allosteric_training", __doc__, run, figure, argv)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,14 @@ def parse(description: str, argv=None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def run_script(name: str, doc: str, run, figure, argv=None, run_takes_out: bool = False) -> dict:
+    """The command line of every example: parse ``--quick``/``--out``, compute ``run(quick)`` (also given the
+    output folder when ``run_takes_out``), draw ``figure(data)``, write ``<name>[_quick].png/.json``."""
+    args = parse(doc.splitlines()[0], argv)
+    data = run(args.quick, None if args.quick else args.out) if run_takes_out else run(args.quick)
+    return write_results(args.out, name + ("_quick" if args.quick else ""), data, figure(data))
+
+
 def _plain(obj):
     if isinstance(obj, dict):
         return {str(k): _plain(v) for k, v in obj.items()}

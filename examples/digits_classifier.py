@@ -187,10 +187,7 @@ def figure(data: dict):
 
 
 def main(argv=None) -> dict:
-    args = common.parse(__doc__.splitlines()[0], argv)
-    data = run(args.quick, None if args.quick else args.out)
-    return common.write_results(args.out, "digits_classifier" + ("_quick" if args.quick else ""), data,
-                                figure(data))
+    return common.run_script("digits_classifier", __doc__, run, figure, argv, run_takes_out=True)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ def test_demo_trains_and_metrics_recompute(demo_run):
     assert task.n_examples == 2 and np.all(task.source_strains[0] == 0) and np.all(task.target_strains[0] == 0)
     r = respond(net, task, "nonlinear")
     assert np.allclose(np.array(m["final"]["target_strains"]), r.target_strains, rtol=1e-6, atol=1e-12)
-    assert m["timings"]["train_seconds"] < 120
 
 
 def test_demo_part_is_one_body_and_slices(demo_run):
