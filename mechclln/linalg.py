@@ -13,7 +13,8 @@ Backends (chosen by measurement, see docs/performance.md):
 MUMPS but petsc4py cannot be imported, the fallback to SuperLU is logged once.
 
 A learning step changes the stiffness matrix only a little. :class:`ReusableSolver` keeps the last factor
-``F`` and solves ``A x = b`` for the *current* ``A`` by conjugate gradients preconditioned with ``F``: the
+``F`` and solves ``A X = B`` for the *current* ``A`` by block conjugate gradients (the right-hand sides of
+one call share a search space) preconditioned with ``F``: the
 preconditioned operator ``F^-1 A`` has its spectrum in ``[1 - delta, 1 + delta]`` for a relative change
 ``delta``, so a few iterations reach machine precision; when CG needs more than ``refactor_iters``
 iterations the next matrix is refactored (a count per backend, ``REFACTOR_ITERS``, not a clock, so that runs
@@ -47,6 +48,22 @@ def column_abs_max(M: np.ndarray) -> np.ndarray:
     """max_i |M_ij| per column j of a 2-D array. Column by column: on a C-ordered (n, 5) block NumPy's
     axis-0 reduction is ~7x slower (6 ms vs 0.8 ms at n = 2e5, measured)."""
     return np.array([max(c.max(), -c.min()) for c in M.T]) if M.shape[0] else np.zeros(M.shape[1])
+
+
+def _orthonormal(Z: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
+    """An orthonormal basis of the span of the columns of ``Z``, without the directions that are dependent
+    to ``rtol`` (columns scaled to unit length first, so that a small column is not taken for a dependent
+    one; eigendecomposition of the small Gram matrix)."""
+    norm = np.sqrt(np.einsum("ij,ij->j", Z, Z))
+    Z = Z[:, norm > 0] / norm[norm > 0]
+    w, V = np.linalg.eigh(Z.T @ Z)
+    keep = w > rtol ** 2 * max(w.max(), 1e-300)
+    return Z @ (V[:, keep] / np.sqrt(w[keep]))
+
+
+def _cho_solve(L: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve ``L L^T x = b`` for a small dense Cholesky factor ``L``."""
+    return np.linalg.solve(L.T, np.linalg.solve(L, b))
 
 
 class SingularMatrixError(ArithmeticError):
@@ -241,41 +258,48 @@ class ReusableSolver:
         return x[:, 0] if vec else x
 
     def _pcg(self, B, bn, X0=None):
-        """Block (column-wise) preconditioned CG from ``X0`` (default: the factor's solution); None on
-        breakdown or too many iterations."""
+        """Block preconditioned CG from ``X0`` (default: the factor's solution); None on breakdown or too
+        many iterations.
+
+        The columns share one search space: each iteration searches along ``F^-1 R`` of every column,
+        orthonormalised (directions that became dependent, e.g. of converged columns, are dropped: the
+        breakdown-free variant of block CG). An iteration costs one back-solve of the block and one
+        product with ``A``, as column-wise CG does, but the block converges in fewer iterations (measured
+        at 2D 1e4 nodes with 5 right-hand sides: 3.5 instead of 5.5 per learning step)."""
         A = self.A
         X = self._backsolve(B) if X0 is None else X0
         R = B - A @ X
         done = self._converged(R, X, bn)
         if done.all():
             return X
-        Z = self._backsolve(R)
-        P = Z.copy()
-        rz = np.einsum("ij,ij->j", R, Z)
+        P = _orthonormal(self._backsolve(R[:, ~done]))
         limit = self.max_iter if not self.fresh else 2 * self.max_iter
         for it in range(1, limit + 1):
             Q = A @ P
-            pq = np.einsum("ij,ij->j", P, Q)
-            active = ~done
-            if np.any(pq[active] <= 0) or np.any(rz[active] <= 0) or not np.all(np.isfinite(pq)):
+            G = P.T @ Q
+            G = 0.5 * (G + G.T)
+            try:
+                L = np.linalg.cholesky(G)
+            except np.linalg.LinAlgError:
                 break         # indefinite matrix or preconditioner: refactor
-            alpha = np.where(active, rz / np.where(active, pq, 1.0), 0.0)
-            X += P * alpha
-            R -= Q * alpha
+            alpha = _cho_solve(L, P.T @ R)
+            X += P @ alpha
+            R -= Q @ alpha
             if it % 8 == 0:
                 R = B - A @ X   # replace the recurred residual to avoid drift
             done = self._converged(R, X, bn)
             self.n_iter += 1
+            if not np.all(np.isfinite(X)):
+                break
             if done.all():
                 limit_it = self.refactor_iters or REFACTOR_ITERS[self.lu.name]
                 if not self.fresh and it > limit_it:
                     self.stale = True    # iterating now costs more than refactoring: refactor next time
                 return X
-            Z = self._backsolve(R)
-            rz_new = np.einsum("ij,ij->j", R, Z)
-            beta = np.where(done, 0.0, rz_new / np.where(rz > 0, rz, 1.0))
-            P = Z + P * beta
-            rz = rz_new
+            Z = self._backsolve(R[:, ~done])
+            P = _orthonormal(Z - P @ _cho_solve(L, Q.T @ Z))
+            if P.shape[1] == 0:
+                break
         if self.fresh and np.all(np.isfinite(X)) and self._err.max() < 1e-9:
             return X          # as good as this factor gets (ill-conditioned but usable)
         return None
