@@ -56,9 +56,8 @@ def figure_png(part: Part, dpi: int = 150) -> bytes:
     ax.set_title(f"{part.n_struts} struts, {len(part.nodes)} hubs, {part.material.name}"
                  + (f", {part.thickness:g} mm sheet" if part.dim == 2 else " (3D, top view)"))
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-    fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.1)
     plt.close(fig)
     return buf.getvalue()
 
