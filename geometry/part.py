@@ -7,10 +7,14 @@ lattice it is round struts (``width`` = diameter) joined by spherical hubs. Node
 positions* (the relaxed, stress-free positions of the network, see :mod:`mechclln.geometry.print_state`)
 scaled to mm. Pin holes go through every source, target and pinned hub: a pin through a hole fixes the
 hub's position and leaves it free to rotate, as a node of the spring model.
+
+Struts that a printable design leaves out (the edge ids in the network's ``meta["left_out_edges"]``, see
+:mod:`mechclln.printable`) are not part of the part: ``edges`` then lists the printed struts only and
+``edge_ids`` gives each one's edge id in the network.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +24,7 @@ from mechclln.fileio import read_data, write_json
 from mechclln.network import Network
 
 from .materials import Material, get_material
-from .sections import Sections, length_scale, sections
+from .sections import Sections, length_scale, sections, stiffness_scale
 from .spec import PartSpec
 
 FORMAT = "mechclln.part"
@@ -47,6 +51,7 @@ class Part:
     pinned: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     free_length: np.ndarray | None = None    # (E,) hub edge to hub edge, mm
     width_raw: np.ndarray | None = None      # (E,) width before clipping to the printable range, mm
+    edge_ids: np.ndarray | None = None       # (E,) network edge id of each strut; None: strut e is edge e
 
     @property
     def dim(self) -> int:
@@ -87,7 +92,7 @@ class Part:
             "thickness": self.thickness, "plane_stress": self.plane_stress, "material": self.material.to_dict(),
             "spec": self.spec.to_dict(), "stiffness_scale_N_per_mm": self.kappa, "scale_mm": self.scale,
             "sources": self.sources, "targets": self.targets, "pinned": self.pinned,
-            "free_length": self.free_length, "width_raw": self.width_raw,
+            "free_length": self.free_length, "width_raw": self.width_raw, "edge_ids": self.edge_ids,
         }
 
 
@@ -99,6 +104,19 @@ def terminal_nodes(task) -> tuple[np.ndarray, np.ndarray]:
     return ids(task.source_pairs, task.source_nodes), ids(task.target_pairs, task.target_nodes)
 
 
+def left_out_edges(net: Network) -> np.ndarray:
+    """Edge ids the network's design leaves out of the print (``meta["left_out_edges"]``; none if absent)."""
+    ids = net.meta.get("left_out_edges", [])
+    try:
+        ids = np.asarray(ids, np.int64).ravel()
+    except (TypeError, ValueError):
+        raise fail("network", "meta.left_out_edges", "must be a list of edge ids", "give integer edge ids") from None
+    if ids.size and (ids.min() < 0 or ids.max() >= net.n_edges or len(np.unique(ids)) != ids.size):
+        raise fail("network", "meta.left_out_edges", f"needs distinct edge ids in 0..{net.n_edges - 1}",
+                   "list each left-out edge once")
+    return ids
+
+
 def build_part(net: Network, spec: PartSpec | None = None, material: "str | Material" = "tpu95a",
                task=None, x_print: np.ndarray | None = None, nozzle: float = 0.4, check: bool = True) -> Part:
     """Turn a (trained) network into a :class:`Part`.
@@ -106,7 +124,8 @@ def build_part(net: Network, spec: PartSpec | None = None, material: "str | Mate
     ``x_print``: print positions in network units (default: the network's relaxed positions,
     :func:`mechclln.geometry.print_state.print_positions`). ``task`` marks the source and target hubs
     (they get pin holes, as do pinned nodes). ``check`` runs :func:`mechclln.geometry.checks.check_part`
-    and raises on the first error (crossing or overlapping struts, hubs too small, ...).
+    and raises on the first error (crossing or overlapping struts, hubs too small, ...). Edges in
+    :func:`left_out_edges` get no strut (the stiffness scale kappa is still that of the whole network).
     """
     spec = (spec or PartSpec()).validate()
     mat = get_material(material)
@@ -114,16 +133,20 @@ def build_part(net: Network, spec: PartSpec | None = None, material: "str | Mate
         from .print_state import print_positions
 
         x_print = print_positions(net)
-    sec: Sections = sections(net, spec, mat, x=x_print)  # kappa from the reference positions
+    kappa = stiffness_scale(net, spec, mat)  # from the reference positions of the whole network
+    omit = left_out_edges(net)
+    keep = np.setdiff1d(np.arange(net.n_edges), omit)
+    printed = replace(net, edges=net.edges[keep], k=net.k[keep], l=net.l[keep]) if omit.size else net
+    sec: Sections = sections(printed, spec, mat, x=x_print, kappa=kappa)
     scale = length_scale(net, spec)
     src, tgt = terminal_nodes(task) if task is not None else (np.zeros(0, np.int64),) * 2
     pinned = np.asarray(net.pinned, np.int64)
     holes = np.unique(np.concatenate([src, tgt, pinned]))
-    part = Part(nodes=np.asarray(x_print, float) * scale, edges=net.edges.copy(), width=sec.width,
+    part = Part(nodes=np.asarray(x_print, float) * scale, edges=printed.edges.copy(), width=sec.width,
                 hub_radius=spec.hub_radius, hole_radius=spec.hole_diameter / 2, hole_nodes=holes,
                 thickness=spec.thickness if net.dim == 2 else 0.0, material=mat, spec=spec, kappa=sec.kappa,
                 scale=scale, sources=src, targets=tgt, pinned=pinned, free_length=sec.free_length,
-                width_raw=sec.width_raw)
+                width_raw=sec.width_raw, edge_ids=keep if omit.size else None)
     if check:
         from .checks import check_part
 
@@ -149,7 +172,8 @@ def load_part(path) -> Part:
                     material=Material(**d["material"]), spec=PartSpec(**d["spec"]).validate(str(path)),
                     kappa=float(d["stiffness_scale_N_per_mm"]), scale=float(d["scale_mm"]),
                     sources=arr("sources", np.int64), targets=arr("targets", np.int64),
-                    pinned=arr("pinned", np.int64), free_length=arr("free_length"), width_raw=arr("width_raw"))
+                    pinned=arr("pinned", np.int64), free_length=arr("free_length"), width_raw=arr("width_raw"),
+                    edge_ids=None if d.get("edge_ids") is None else arr("edge_ids", np.int64))
     except (KeyError, TypeError, ValueError) as exc:
         raise fail(str(path), str(exc).strip("'"), "missing or malformed", "re-export the part") from None
 

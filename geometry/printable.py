@@ -1,0 +1,68 @@
+"""Printable refinement of a trained run: the network re-based at its print positions, its stiffness
+refined to ``{left out} U [k_min_e, k_max_e]`` (:mod:`mechclln.printable`) with the bounds of the part
+spec (:func:`mechclln.geometry.sections.k_bounds`), written as a new run directory.
+
+The new run is stress-free by construction: its network sits at the trained network's print positions
+with ``l = r`` (what a stress-free print realises), its task has every ``r0`` re-measured there, and its
+``meta["left_out_edges"]`` lists the struts :func:`mechclln.geometry.part.build_part` leaves out. Export it
+with the same part spec (``printable.json`` records it): the k bounds hold for that spec only.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from mechclln.fileio import write_json
+
+from .materials import get_material
+from .spec import PartSpec
+
+
+def refine_run(run_dir, out_dir, spec: PartSpec | None = None, material: str = "tpu95a", config=None,
+               force: bool = False, progress=None) -> dict:
+    """Refine ``run_dir``'s trained network into a printable design in the run directory ``out_dir``.
+
+    Writes ``network_initial.json`` (the as-printed network), ``network.json`` (refined), ``task.json``
+    (re-referenced), ``metrics.json`` (C0 of the original run, C before and after) and ``printable.json``
+    (spec, material, bounds, left-out edges, phase history, timings). Returns the ``printable.json`` dict.
+    """
+    from mechclln import network as netio
+    from mechclln import printable
+    from mechclln.rundir import load_run, staged_directory
+    from mechclln.task import save_task
+
+    from .print_state import as_printed_network, as_printed_task, print_positions
+    from .sections import k_bounds
+
+    t0 = time.perf_counter()
+    spec = (spec or PartSpec()).validate()
+    mat = get_material(material)
+    _, net, task, metrics = load_run(run_dir)
+    x_print = print_positions(net)
+    start = as_printed_network(net, x_print)
+    ptask = as_printed_task(task, x_print)
+    kmin, kmax = k_bounds(start, spec, mat)
+    cfg = config or printable.RefineConfig()
+    res = printable.refine(start, ptask, kmin, kmax, cfg, progress)
+    c0 = float(metrics.get("C0") or res.C_start)
+    report = {
+        "format": "mechclln.printable", "version": 1, "source_run": str(run_dir),
+        "spec": spec.to_dict(), "material": mat.name, "model": cfg.train.model, "rule": cfg.train.rule,
+        "k_floor": cfg.k_floor, "k_min": kmin, "k_max": kmax,
+        "left_out_edges": res.left_out, "n_left_out": int(res.left_out.size), "n_edges": net.n_edges,
+        "C0": c0, "C_as_printed": res.C_start, "C_refined": res.C, "C_rel_as_printed": res.C_start / c0,
+        "C_rel_refined": res.C / c0, "history": res.history,
+        "config": {k: v for k, v in asdict(cfg).items() if k != "train"},
+        "seconds": {"refine": res.seconds, "total": time.perf_counter() - t0},
+    }
+    with staged_directory(out_dir, force=force) as tmp:
+        netio.save(start, tmp / "network_initial.json")
+        netio.save(res.network, tmp / "network.json")
+        save_task(ptask, tmp / "task.json")
+        write_json(tmp / "metrics.json", {
+            "format": "mechclln.metrics", "version": 1, "model": cfg.train.model, "rule": cfg.train.rule,
+            "learn": ["k"], "C0": c0, "C_final": res.C, "C_rel_final": res.C / c0,
+            "note": "printable refinement of " + str(run_dir) + "; see printable.json"})
+        write_json(tmp / "printable.json", report)
+    return report
