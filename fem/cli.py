@@ -33,6 +33,11 @@ def register(subparsers) -> None:
     q.add_argument("run_dir", type=Path)
     q.add_argument("tracks", type=Path, help="CSV with columns frame, hub, x, y (mm); frame 0 = rest")
     q.set_defaults(func=cmd_lab_compare)
+    from .bench import add_arguments as bench_arguments   # stdlib + numpy only: DOLFINx loads in the workers
+    q = subparsers.add_parser("fem-bench", help="FEM timings of a 500-strut 2D part: meshing, assembly, MUMPS "
+                                                "vs CG+GAMG, serial vs mpirun -n 2 (writes benchmarks/fem/)")
+    bench_arguments(q)
+    q.set_defaults(func=cmd_fem_bench)
 
 
 def _summary(report: dict) -> dict:
@@ -80,6 +85,12 @@ def cmd_lab_compare(args: argparse.Namespace) -> int:
           + ", ".join(f"{k} {m['rms_error']:.3g}" for k, m in r["models"].items())
           + f"; wrote {Path(args.run_dir) / 'lab'}")
     return 0
+
+
+def cmd_fem_bench(args: argparse.Namespace) -> int:
+    from .bench import main
+
+    return main(args)
 
 
 def demo_step(run_dir: Path) -> dict:

