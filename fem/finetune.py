@@ -9,7 +9,9 @@ strain field, and ``du_e/dw_e = p_e`` at fixed strain field. The rule is the cor
 its tagged cells) in the free and clamped FEM states. Each step factors the stiffness once; free and
 clamped states of every example come from that factor. Widths stay within the printable range.
 At the end the part is rebuilt with the learned widths, re-meshed, and evaluated from scratch: that
-re-exported part's FEM task error is the number reported.
+re-exported part's FEM task error is the number reported, beside the starting part's, both at the same
+mesh settings (``elements_across``). Learning may run on a coarser mesh (``learn_elements_across``):
+its C values steer the step size only.
 """
 from __future__ import annotations
 
@@ -47,13 +49,13 @@ def _strut_cells(pt, n_struts):
 
 def learn_widths(pt, gpart, task, steps: int = 20, eta: float = 0.1, step_fraction: float = 0.05,
                  upper: np.ndarray | None = None, remesh_ratio: float = 0.25, elements_across: int = 2,
-                 progress=None):
+                 progress=None, growth: float = 1.5):
     """Coupled learning of the strut widths on the FEM model ``pt`` of ``gpart`` for ``task`` (whose r0
     are the printed distances).
 
     Step size: the first step moves the widest change by ``step_fraction`` of the mean width; a step that
-    lowers C is kept and the next one is 1.5 x longer, one that raises C is undone and retried at half
-    the length along the same direction. When some width is more than ``remesh_ratio`` away from the
+    lowers C is kept and the next one is ``growth`` x longer, one that raises C is undone and retried at
+    half the length along the same direction. When some width is more than ``remesh_ratio`` away from the
     width it was meshed at, the part is rebuilt and re-meshed at the current widths. Widths stay within
     the printable range and below ``upper`` (per strut, mm; e.g. the hub-footprint limit).
 
@@ -88,7 +90,7 @@ def learn_widths(pt, gpart, task, steps: int = 20, eta: float = 0.1, step_fracti
             if scale is None:
                 scale = step_fraction * float(np.mean(w)) / max(float(np.abs(dw).max()), 1e-300)
             else:
-                scale *= 1.5
+                scale *= growth
             best = (c, w.copy(), dw)
         else:
             scale *= 0.5
@@ -115,11 +117,23 @@ def _error_and_update(model, pt, factor, task, w, eta):
     return fidelity.task_error(np.array(eps_all), task.target_strains), dw
 
 
+def _part_error(gpart, ptask, elements_across: int, strains: bool = False):
+    """Linear FEM task error of ``gpart`` meshed from scratch (and its target strains, if asked)."""
+    pt = fidelity.mesh_part(gpart, elements_across)
+    _, res = fidelity.fem_responses(pt, gpart, ptask, finite_strain=False)
+    c = fidelity.task_error(res["linear"], ptask.target_strains)
+    return (c, res["linear"]) if strains else c
+
+
 def finetune_run(run_dir, steps: int = 20, eta: float = 0.1, elements_across: int = 2,
-                 step_fraction: float = 0.05) -> dict:
-    """Fine-tune the part of ``run_dir`` on FEM; writes ``RUN/finetune/`` (part.json, finetune.json)."""
+                 step_fraction: float = 0.05, growth: float = 1.5,
+                 learn_elements_across: int | None = None) -> dict:
+    """Fine-tune the part of ``run_dir`` on FEM; writes ``RUN/finetune/`` (part.json, finetune.json).
+
+    The starting part and the re-exported fine-tuned part are both evaluated at ``elements_across``;
+    learning runs at ``learn_elements_across`` (default: the same)."""
     from mechclln.fileio import write_json
-    from mechclln.geometry.part import save_part
+    from mechclln.geometry.part import printed_network, save_part
     from mechclln.geometry.print_state import as_printed_task, compare_printed
     from mechclln.geometry.sections import hub_width_limit
     from mechclln.network import load
@@ -131,20 +145,20 @@ def finetune_run(run_dir, steps: int = 20, eta: float = 0.1, elements_across: in
     springs = compare_printed(net, task)
     ptask = as_printed_task(task, springs.x_print)
     gpart = fidelity.load_geometry_part(run_dir, net, task, springs.x_print)
-    pt = fidelity.mesh_part(gpart, elements_across)
-    upper = hub_width_limit(net, gpart.spec, springs.x_print) if gpart.dim == 2 else None
+    learn_across = elements_across if learn_elements_across is None else learn_elements_across
+    pt = fidelity.mesh_part(gpart, learn_across)
+    upper = hub_width_limit(printed_network(net), gpart.spec, springs.x_print) if gpart.dim == 2 else None
     widths, history = learn_widths(pt, gpart, ptask, steps, eta, step_fraction, upper,
-                                   elements_across=elements_across)
+                                   elements_across=learn_across, growth=growth)
+    c0 = history[0]["C"] if learn_across == elements_across else _part_error(gpart, ptask, elements_across)
     new_part = replace(gpart, width=widths)
-    pt_new = fidelity.mesh_part(new_part, elements_across)
-    _, res = fidelity.fem_responses(pt_new, new_part, ptask, finite_strain=False)
-    c_new = fidelity.task_error(res["linear"], task.target_strains)
-    c0 = history[0]["C"]
+    c_new, strains_new = _part_error(new_part, ptask, elements_across, strains=True)
     report = {"C_fem_before": c0, "C_fem_learning_after": min(h["C"] for h in history if h["accepted"]),
               "C_fem_reexported_part": c_new, "ratio_reexported_over_before": c_new / c0,
-              "history": history, "steps": steps, "eta": eta, "step_fraction": step_fraction,
+              "elements_across": elements_across, "learn_elements_across": learn_across,
+              "history": history, "steps": steps, "eta": eta, "step_fraction": step_fraction, "growth": growth,
               "widths_before_mm": gpart.width, "widths_after_mm": widths,
-              "target_strains_reexported": res["linear"], "wanted": task.target_strains,
+              "target_strains_reexported": strains_new, "wanted": task.target_strains,
               "seconds": time.perf_counter() - t0}
     if pt.comm.rank == 0:
         save_part(new_part, run_dir / "finetune" / "part.json")

@@ -117,6 +117,15 @@ def left_out_edges(net: Network) -> np.ndarray:
     return ids
 
 
+def printed_network(net: Network) -> Network:
+    """The network of the printed struts only (without :func:`left_out_edges`; ``net`` itself if none)."""
+    omit = left_out_edges(net)
+    if not omit.size:
+        return net
+    keep = np.setdiff1d(np.arange(net.n_edges), omit)
+    return replace(net, edges=net.edges[keep], k=net.k[keep], l=net.l[keep])
+
+
 def build_part(net: Network, spec: PartSpec | None = None, material: "str | Material" = "tpu95a",
                task=None, x_print: np.ndarray | None = None, nozzle: float = 0.4, check: bool = True) -> Part:
     """Turn a (trained) network into a :class:`Part`.
@@ -135,8 +144,7 @@ def build_part(net: Network, spec: PartSpec | None = None, material: "str | Mate
         x_print = print_positions(net)
     kappa = stiffness_scale(net, spec, mat)  # from the reference positions of the whole network
     omit = left_out_edges(net)
-    keep = np.setdiff1d(np.arange(net.n_edges), omit)
-    printed = replace(net, edges=net.edges[keep], k=net.k[keep], l=net.l[keep]) if omit.size else net
+    printed = printed_network(net)
     sec: Sections = sections(printed, spec, mat, x=x_print, kappa=kappa)
     scale = length_scale(net, spec)
     src, tgt = terminal_nodes(task) if task is not None else (np.zeros(0, np.int64),) * 2
@@ -146,7 +154,8 @@ def build_part(net: Network, spec: PartSpec | None = None, material: "str | Mate
                 hub_radius=spec.hub_radius, hole_radius=spec.hole_diameter / 2, hole_nodes=holes,
                 thickness=spec.thickness if net.dim == 2 else 0.0, material=mat, spec=spec, kappa=sec.kappa,
                 scale=scale, sources=src, targets=tgt, pinned=pinned, free_length=sec.free_length,
-                width_raw=sec.width_raw, edge_ids=keep if omit.size else None)
+                width_raw=sec.width_raw,
+                edge_ids=np.setdiff1d(np.arange(net.n_edges), omit) if omit.size else None)
     if check:
         from .checks import check_part
 
