@@ -339,8 +339,10 @@ class Equilibria:
                     Y, w = self._harmonic_solutions(solver, k, l, rows, x, lam)
                     dx, dlam = self._kkt(solver, A, soft, None, -r2, Y=Y, z=-w)
                 else:
-                    # inexact Newton: the linear solve need only be accurate relative to what is left
-                    rtol = min(1e-6, 1e-3 * FORCE_TOL * fscale / max(np.abs(r1).max(), 1e-300))
+                    # inexact Newton: the linear error need only be small against what the step leaves,
+                    # the tolerance or, while far from it, the quadratic remainder ~ |r1|^2 / fscale
+                    rn = max(np.abs(r1).max(), 1e-300)
+                    rtol = min(1e-6, 1e-3 * max(FORCE_TOL * fscale, rn ** 2 / fscale) / rn)
                     dx, dlam = self._kkt(solver, A, soft, -r1, -r2, rtol=rtol)
             except SingularMatrixError as exc:
                 raise MechcllnError(f"network: stiffness matrix is singular ({exc}); the network has floppy "

@@ -84,9 +84,13 @@ def test_several_targets_cosine_is_reported_finite():
 
 
 def test_coupled_learning_cuts_one_target_error_100x():
-    """A random one-target task with the rest example: coupled learning of k and l lowers C by >= 100x."""
+    """A random one-target task with the rest example: coupled learning of k and l lowers C by >= 100x.
+
+    Not every seed does: some runs are trapped at C/C0 = 0.5, the target decoupled from the source and its
+    rest strain halfway between the two examples' wishes (docs/core.md, "A trap"); seed 12 converges in
+    86 steps, far from the 600-step budget, so roundoff-level changes of the solver do not flip it."""
     net = lattices.triangular(10, 10)
-    task = random_task(net, n_targets=1, source_strain=0.05, seed=11)
+    task = random_task(net, n_targets=1, source_strain=0.05, seed=12)
     assert task.n_examples == 2 and np.all(task.source_strains[0] == 0)
     res = train(net, task, TrainConfig(model="nonlinear", steps=600, tol=1e-2))
     assert res.history.C_rel[-1] <= 1e-2
