@@ -101,15 +101,16 @@ def mesh_sheet(gpart, elements_across: int = 2, mesh_size: float | None = None, 
 def classify(mesh, gpart):
     """Cell tags (hub_n within the hub radius of node n, else strut_e of the nearest axis) and facet tags
     (boundary facets whose midpoint lies on the pin-hole circle of a hole node -> hole_n)."""
+    from scipy.spatial import cKDTree
+
     dfx = stack.dolfinx()
     tdim = mesh.topology.dim
     n_cells = mesh.topology.index_map(tdim).size_local + mesh.topology.index_map(tdim).num_ghosts
     cells = np.arange(n_cells, dtype=np.int32)
     mid = dfx.mesh.compute_midpoints(mesh, tdim, cells)[:, :2]
     x = gpart.nodes
-    near_node = np.concatenate([np.argmin(np.linalg.norm(mid[k:k + 2048, None] - x, axis=-1), axis=1)
-                                for k in range(0, len(mid), 2048)]) if len(mid) else np.zeros(0, int)
-    in_hub = np.linalg.norm(mid - x[near_node], axis=1) < gpart.hub_radius
+    dist, near_node = cKDTree(x).query(mid) if len(mid) else (np.zeros(0), np.zeros(0, int))
+    in_hub = dist < gpart.hub_radius
     a, b = x[gpart.edges[:, 0]], x[gpart.edges[:, 1]]
     values = np.where(in_hub, HUB_BASE + near_node, 0)
     values[~in_hub] = STRUT_BASE + _nearest_strut(mid[~in_hub], a, b)
