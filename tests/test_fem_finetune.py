@@ -45,3 +45,41 @@ def test_adaptive_steps_with_remeshing_keep_lowering_the_fem_task_error():
     assert len(kept) >= 4 and np.all(np.diff(kept) < 0)
     lo, hi = gpart.spec.width_range(gpart.material)
     assert lo - 1e-12 <= w.min() and w.max() <= hi + 1e-12
+
+
+def test_finetune_run_on_a_part_with_a_left_out_strut_reports_errors_at_the_same_mesh(tmp_path):
+    """A run whose design leaves a strut out: the part has one strut less, learning on a coarser mesh
+    (1 element across) still reports the starting and the re-exported part's C at the evaluation mesh
+    (2 across): both equal an independent meshing and solve of those parts, and the learned widths stay
+    under the hub-footprint cap of the printed struts."""
+    from dataclasses import replace
+
+    from mechclln import lattices
+    from mechclln.fem import fidelity, finetune
+    from mechclln.geometry.part import build_part, load_part
+    from mechclln.network import save
+    from mechclln.task import random_task, save_task
+
+    net = lattices.triangular(4, 4)
+    deg = net.coordination()
+    inner = next(e for e, (i, j) in enumerate(net.edges) if deg[i] == 6 and deg[j] == 6)
+    net = replace(net, meta={"left_out_edges": [inner]})
+    task = random_task(net, n_targets=1, seed=2, target_strain=0.01)
+    save(net, tmp_path / "network.json")
+    save_task(task, tmp_path / "task.json")
+    rep = finetune.finetune_run(tmp_path, steps=2, step_fraction=0.1, learn_elements_across=1, elements_across=2)
+    start = build_part(net, task=task, x_print=net.x)
+    assert start.n_struts == net.n_edges - 1
+    tuned = load_part(tmp_path / "finetune" / "part.json")
+    np.testing.assert_array_equal(tuned.edge_ids, start.edge_ids)
+
+    def fem_c(part):
+        pt = fidelity.mesh_part(part, 2)
+        return fidelity.task_error(fidelity.fem_responses(pt, part, task, finite_strain=False)[1]["linear"],
+                                   task.target_strains)
+
+    # print positions are the network's relaxed positions (up to a rigid motion): strains agree closely
+    assert rep["C_fem_before"] == pytest.approx(fem_c(start), rel=1e-4)
+    assert rep["C_fem_reexported_part"] == pytest.approx(fem_c(tuned), rel=1e-4)
+    assert rep["learn_elements_across"] == 1 and rep["elements_across"] == 2
+    assert len(rep["widths_after_mm"]) == net.n_edges - 1
