@@ -151,7 +151,7 @@ def finetune_run(run_dir, steps: int = 20, eta: float = 0.1, elements_across: in
     widths, history = learn_widths(pt, gpart, ptask, steps, eta, step_fraction, upper,
                                    elements_across=learn_across, growth=growth)
     c0 = history[0]["C"] if learn_across == elements_across else _part_error(gpart, ptask, elements_across)
-    new_part = replace(gpart, width=widths)
+    new_part = replace(gpart, width=widths, width_raw=widths)   # learned widths: wanted as printed
     c_new, strains_new = _part_error(new_part, ptask, elements_across, strains=True)
     report = {"C_fem_before": c0, "C_fem_learning_after": min(h["C"] for h in history if h["accepted"]),
               "C_fem_reexported_part": c_new, "ratio_reexported_over_before": c_new / c0,
