@@ -278,7 +278,7 @@ def plot(results: dict, path) -> None:
               "direct solves": lambda c: c["methods"]["direct"]["solve_free"] + c["methods"]["direct"]["solve_clamped"],
               "GAMG setup": lambda c: c["methods"]["gamg"]["setup"],
               "GAMG-CG solves": lambda c: c["methods"]["gamg"]["solve_free"] + c["methods"]["gamg"]["solve_clamped"]}
-    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    fig, ax = plt.subplots(figsize=(9.5, 5.2))
     for i, (label, f) in enumerate(series.items()):
         for p, style in ((1, "-o"), (2, "--s")):
             cs = sorted((c for c in results["cases"] if c["ranks"] == p), key=lambda c: c["dofs"])
@@ -294,7 +294,7 @@ def plot(results: dict, path) -> None:
     ax.set_ylabel("wall time [s]")
     ax.set_title("FEM check of 2D strut parts: time per phase")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
