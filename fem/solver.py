@@ -38,10 +38,10 @@ from . import constraints, stack
 log = logging.getLogger(__name__)
 
 METHODS = ("auto", "direct", "gamg")
-# GAMG never won in `mechclln fem-bench` (2D parts, 4.6e4..1.13e6 dofs, 2 cores): CG + GAMG took 9-15x the
+# GAMG never won in `mechclln fem-bench` (2D parts, 4.6e4..1.13e6 dofs, 2 cores): CG + GAMG took 11-18x the
 # time of MUMPS (factor + back-solves) serially, 8.7x with mpirun -n 2 at 1.13e6 dofs; one CG solve (~13 s
 # at 1.13e6) already costs twice a factorisation (6.2 s). It needed 60 % of MUMPS's peak memory. The switch
-# therefore sits above every measured size, where MUMPS's memory (1.9 GiB at 1.13e6 dofs, growing ~n log n)
+# therefore sits above every measured size, where MUMPS's memory (1.8 GiB at 1.13e6 dofs, growing ~n log n)
 # extrapolates to about 8 GiB: unmeasured there.
 GAMG_MIN_DOFS = 4_000_000
 GAMG_RTOL = 1e-8           # relative residual of each CG solve: target strains within 5e-8 of MUMPS's
