@@ -195,8 +195,9 @@ def run(sizes=SIZES, ranks=(1, 2), out_dir=None, lattices=((14, 14),), methods=M
                 case = run_case(ea, p, lattice, methods)
                 case["lattice"] = list(lattice)
                 results["cases"].append(case)
-                log(f"fem-bench: {case['struts']} struts, {ea} across, {p} rank(s), {case['dofs']} dofs: " + ", ".join(
-                    f"{m} {_total(case, m):.2f} s" for m in case["methods"]) + f" ({time.perf_counter() - t0:.0f} s)")
+                totals = ", ".join(f"{m} {_total(case, m):.2f} s" for m in case["methods"])
+                log(f"fem-bench: {case['struts']} struts, {ea} across, {p} rank(s), {case['dofs']} dofs: "
+                    f"{totals} ({time.perf_counter() - t0:.0f} s)")
     results["machine"]["load_average_at_end"] = list(os.getloadavg())
     if out_dir is not None:
         from mechclln.fileio import write_json, write_text
@@ -208,10 +209,15 @@ def run(sizes=SIZES, ranks=(1, 2), out_dir=None, lattices=((14, 14),), methods=M
     return results
 
 
+def _solves(m: dict) -> float:
+    """Both states' solves of one method's record."""
+    return m["solve_free"] + m["solve_clamped"]
+
+
 def _total(case: dict, method: str) -> float:
     """Assembly + set-up + both solves of one method (meshing excluded: shared by both)."""
     m = case["methods"][method]
-    return m["assemble"] + m["setup"] + m["prepare"] + m["solve_free"] + m["solve_clamped"]
+    return m["assemble"] + m["setup"] + m["prepare"] + _solves(m)
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -238,12 +244,11 @@ def markdown(results: dict) -> str:
         lines.append("| " + " | ".join([
             str(c["struts"]), str(c["elements_across"]), str(c["ranks"]), f"{c['dofs']:,}", _g(ph["mesh_gmsh"]),
             _g(ph["mesh_import"]), _g(ph["mesh_tags"]), _g((d or g)["assemble"]),
-            _g(d and d["setup"]), _g(d and d["solve_free"] + d["solve_clamped"]),
-            _g(g and g["setup"]), _g(g and g["solve_free"] + g["solve_clamped"]),
+            _g(d and d["setup"]), _g(d and _solves(d)), _g(g and g["setup"]), _g(g and _solves(g)),
             f"{np.mean(its):.0f}/{max(its)}" if its else "-",
             _g(d and _total(c, "direct")), _g(g and _total(c, "gamg")),
             _g(c.get("agreement", {}).get("target_strains"), "{:.1e}"),
-            f"{_g(g and g['peak_rss_mib_all_ranks'], '{:.0f}')} / {_g(d and d['peak_rss_mib_all_ranks'], '{:.0f}')}"]) + " |")
+            " / ".join(_g(m and m["peak_rss_mib_all_ranks"], "{:.0f}") for m in (g, d))]) + " |")
     lines += ["", "Speed-up of `mpirun -n 2` over one process (same size, ratio of wall times):", "",
               "| struts | across | dofs | meshing (all three) | assemble | MUMPS factor | direct solves | GAMG setup | "
               "GAMG solves |", "|" + "---|" * 9]
@@ -260,7 +265,7 @@ def markdown(results: dict) -> str:
             if a is None or b is None:
                 row.append("-")
                 continue
-            val = (lambda m: m["solve_free"] + m["solve_clamped"]) if key == "solves" else (lambda m: m[key])
+            val = _solves if key == "solves" else (lambda m: m[key])
             row.append(f"{val(a) / val(b):.2f}")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
@@ -275,9 +280,9 @@ def plot(results: dict, path) -> None:
     series = {"meshing (gmsh+import+tags)": lambda c: sum(c["phases"].values()),
               "assembly": lambda c: c["methods"]["direct"]["assemble"],
               "MUMPS factorisation": lambda c: c["methods"]["direct"]["setup"],
-              "direct solves": lambda c: c["methods"]["direct"]["solve_free"] + c["methods"]["direct"]["solve_clamped"],
+              "direct solves": lambda c: _solves(c["methods"]["direct"]),
               "GAMG setup": lambda c: c["methods"]["gamg"]["setup"],
-              "GAMG-CG solves": lambda c: c["methods"]["gamg"]["solve_free"] + c["methods"]["gamg"]["solve_clamped"]}
+              "GAMG-CG solves": lambda c: _solves(c["methods"]["gamg"])}
     fig, ax = plt.subplots(figsize=(9.5, 5.2))
     for i, (label, f) in enumerate(series.items()):
         for p, style in ((1, "-o"), (2, "--s")):
