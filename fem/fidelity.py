@@ -145,7 +145,7 @@ def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
         "buckling": {"example": act, "first_factor": float(factors[0]) if len(factors) else None,
                      "meaning": "source strains x factor = actuation at which the linearised part buckles "
                                 "(null: no compressive buckling mode found); > 1 means safe"},
-        "mesh": {"elements_across": elements_across, "mesh_size": mesh_size,
+        "mesh": {"elements_across": elements_across, "mesh_size": mesh_size, "solver": lin.fac.method,
                  "dofs": pt.comm.allreduce(pt.n_owned),
                  "cells": pt.comm.allreduce(pt.mesh.topology.index_map(pt.gdim).size_local)},
         "timings_s": dict(timings, tolerances=t_tol, total=time.perf_counter() - t0),
