@@ -90,7 +90,7 @@ def _check_inputs(net: Network, kmin, kmax, cfg: RefineConfig):
     kmin = np.broadcast_to(np.asarray(kmin, float), net.k.shape).copy()
     kmax = np.broadcast_to(np.asarray(kmax, float), net.k.shape).copy()
     if not (0 < cfg.k_floor and np.all(cfg.k_floor < kmin) and np.all(kmin < kmax)):
-        raise MechcllnError("printable refinement: need 0 < k_floor < k_min <= k_max for every edge; "
+        raise MechcllnError("printable refinement: need 0 < k_floor < k_min < k_max for every edge; "
                             "lower k_floor or check the k bounds")
     stressed = np.abs(net.l - net.lengths()) > 1e-9 * net.l
     if stressed.any():
