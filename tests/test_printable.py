@@ -112,3 +112,36 @@ def test_malformed_left_out_list_names_the_field():
         build_part(_leave_out(net, [0, 0]), x_print=net.x)
     with pytest.raises(MechcllnError, match="left_out_edges"):
         build_part(_leave_out(net, [net.n_edges]), x_print=net.x)
+
+
+def test_refine_run_writes_a_stress_free_printable_run(tmp_path):
+    """refine_run: the new run's network sits at the print positions with l = r, its k are printable for
+    the part spec or left out, its task loads against it, and its export leaves the left-out struts out."""
+    from mechclln.fileio import write_json
+    from mechclln.geometry.part import build_part
+    from mechclln.geometry.printable import refine_run
+    from mechclln.geometry.sections import k_bounds
+    from mechclln.geometry.spec import PartSpec
+    from mechclln.network import save
+    from mechclln.rundir import load_run
+    from mechclln.task import save_task
+
+    net, task, _, _ = _problem(seed=3)
+    net = net.with_params(l=net.l * np.random.default_rng(0).uniform(0.99, 1.01, net.n_edges))  # trained l
+    run = tmp_path / "run"
+    run.mkdir()
+    save(net, run / "network.json")
+    save_task(task, run / "task.json")
+    write_json(run / "metrics.json", {"C0": 1e-3, "model": "nonlinear"})
+    spec = PartSpec()
+    rep = refine_run(run, tmp_path / "printable", spec, config=_small_config())
+    _, new, ptask, metrics = load_run(tmp_path / "printable")      # validates the task's r0 against it
+    np.testing.assert_allclose(new.l, new.lengths(), rtol=1e-12)
+    kmin, kmax = k_bounds(new.with_params(k=np.ones(new.n_edges)), spec)
+    out = np.zeros(new.n_edges, bool)
+    out[rep["left_out_edges"]] = True
+    assert out.any()
+    assert np.all((new.k[~out] >= kmin[~out] * (1 - 1e-9)) & (new.k[~out] <= kmax[~out] * (1 + 1e-9)))
+    assert metrics["C_final"] == rep["C_refined"] and rep["C0"] == 1e-3
+    part = build_part(new, spec, task=ptask, x_print=new.x)
+    assert part.n_struts == new.n_edges - out.sum()
