@@ -11,8 +11,32 @@ def register(subparsers) -> None:
                               "calibration coupon, part.json for FEM, report.json and a lab sheet.")
     p.add_argument("run_dir", type=Path, help="run directory written by `mechclln train` or `mechclln demo`")
     p.add_argument("--formats", default="stl,3mf,dxf,svg", help="comma-separated subset of stl,3mf,dxf,svg")
-    p.add_argument("--material", default="tpu95a", help="tpu95a (default), pla or petg")
+    p.add_argument("--material", default=None, help="tpu95a (default), pla or petg")
     p.add_argument("--printer", default="generic", help="printer profile: generic, prusa-mk4, bambu-x1, ender-3")
+    _spec_arguments(p)
+    p.add_argument("--gcode", action="store_true", help="also slice part.stl to part.gcode with prusa-slicer")
+    p.add_argument("--force", action="store_true", help="replace an existing RUN_DIR/export/")
+    p.set_defaults(func=run)
+
+    q = subparsers.add_parser("printable", help="refine a trained run into a printable design (every strut "
+                              "printed within its width range or left out); writes a new run directory",
+                              description="Re-base the trained network at its print positions (stress-free), "
+                              "then learn k within {left out} U [k_min, k_max] of the part spec's printable "
+                              "widths (docs/fem.md). Export the new run with `mechclln export OUT` (it reuses "
+                              "the spec recorded in OUT/printable.json).")
+    q.add_argument("run_dir", type=Path, help="trained run directory")
+    q.add_argument("--out", type=Path, required=True, help="run directory to create")
+    q.add_argument("--floor", type=float, default=None,
+                   help="spring stiffness standing in for a left-out strut's frame bending (default 0.1)")
+    q.add_argument("--material", default=None, help="tpu95a (default), pla or petg")
+    q.add_argument("--printer", default="generic", help="printer profile whose bed the part must fit")
+    _spec_arguments(q)
+    q.add_argument("--force", action="store_true", help="replace an existing OUT")
+    q.add_argument("--quiet", action="store_true")
+    q.set_defaults(func=run_printable)
+
+
+def _spec_arguments(p) -> None:
     p.add_argument("--scale", type=float, help="mm per lattice unit (default 12)")
     p.add_argument("--thickness", type=float, help="sheet thickness, mm (default 3)")
     p.add_argument("--hub-radius", type=float, help="hub radius, mm (default 2.4)")
@@ -20,24 +44,40 @@ def register(subparsers) -> None:
     p.add_argument("--nominal-width", type=float, help="width of a k = 1 strut, mm (default 1.2)")
     p.add_argument("--neck-fraction", type=float, help="hinge-neck width / strut width (default 1: no necks)")
     p.add_argument("--neck-length", type=float, help="hinge-neck length, mm (default 0)")
-    p.add_argument("--gcode", action="store_true", help="also slice part.stl to part.gcode with prusa-slicer")
-    p.add_argument("--force", action="store_true", help="replace an existing RUN_DIR/export/")
-    p.set_defaults(func=run)
 
 
-def spec_from_args(args):
+def recorded_design(run_dir: Path):
+    """(spec, material) recorded by `mechclln printable` in RUN/printable.json, else (None, None)."""
+    from mechclln.errors import fail
+    from mechclln.fileio import read_data
     from mechclln.geometry.spec import PartSpec
 
-    return PartSpec().with_(scale=args.scale, thickness=args.thickness, hub_radius=args.hub_radius,
-                            hole_diameter=args.hole_diameter, nominal_width=args.nominal_width,
-                            neck_fraction=args.neck_fraction, neck_length=args.neck_length)
+    path = Path(run_dir) / "printable.json"
+    if not path.exists():
+        return None, None
+    d = read_data(path)
+    for field in ("spec", "material"):
+        if field not in d:
+            raise fail(str(path), field, "is missing", "re-run `mechclln printable` to write the file again")
+    return PartSpec.from_dict(d["spec"], str(path)), d["material"]
+
+
+def spec_from_args(args, base=None):
+    """The part spec: ``base`` (default: PartSpec()) with the fields given on the command line."""
+    from mechclln.geometry.spec import PartSpec
+
+    return (base or PartSpec()).with_(scale=args.scale, thickness=args.thickness, hub_radius=args.hub_radius,
+                                      hole_diameter=args.hole_diameter, nominal_width=args.nominal_width,
+                                      neck_fraction=args.neck_fraction, neck_length=args.neck_length)
 
 
 def run(args: argparse.Namespace) -> int:
     from .pipeline import export_run
 
     formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
-    rep = export_run(args.run_dir, spec_from_args(args), args.material, args.printer, formats, args.gcode, args.force)
+    spec, material = recorded_design(args.run_dir)   # a printable run's k bounds hold for its own spec
+    rep = export_run(args.run_dir, spec_from_args(args, spec), args.material or material or "tpu95a",
+                     args.printer, formats, args.gcode, args.force)
     m, fid = rep["mesh"], rep["fidelity"]
     print(f"wrote {args.run_dir / 'export'}: {', '.join(rep['files'])}")
     print(f"part {' x '.join(f'{v:.1f}' for v in m['bbox_mm'])} mm, {m['bodies']} body, watertight {m['watertight']}, "
@@ -64,14 +104,50 @@ def fitting_spec(run_dir: Path, printer: str = "generic"):
     return spec.with_(scale=min(spec.scale, np.floor(10 * room / extent) / 10))
 
 
+def refine(run_dir: Path, out: Path, spec, material: str = "tpu95a", floor: float | None = None,
+           force: bool = False, progress: bool = True) -> dict:
+    """`mechclln printable`: refine ``run_dir`` into the printable run ``out`` (a progress bar per phase)."""
+    from tqdm.auto import tqdm
+
+    from mechclln.geometry.printable import refine_run
+    from mechclln.printable import RefineConfig
+
+    cfg = RefineConfig() if floor is None else RefineConfig(k_floor=floor)
+    bar = tqdm(desc="printable refinement", unit="step", disable=not progress)
+
+    def tick(entry):      # one call per phase (relax, snapping rounds, final)
+        bar.set_postfix_str(f"{entry['phase']}: C={entry['C_end']:.3g}, left out {entry['left_out']}",
+                            refresh=False)
+        bar.update(entry["steps"])
+
+    try:
+        return refine_run(run_dir, out, spec, material, cfg, force=force, progress=tick)
+    finally:
+        bar.close()
+
+
+def run_printable(args: argparse.Namespace) -> int:
+    spec = spec_from_args(args, fitting_spec(args.run_dir, args.printer))
+    rep = refine(args.run_dir, args.out, spec, args.material or "tpu95a", args.floor, args.force,
+                 not args.quiet)
+    print(f"wrote {args.out}: {rep['n_edges'] - rep['n_left_out']} struts printed, {rep['n_left_out']} left out; "
+          f"spring C/C0 {rep['C_rel_as_printed']:.3g} as printed -> {rep['C_rel_refined']:.3g} refined "
+          f"({rep['seconds']['total']:.1f} s); export it with `mechclln export {args.out}`")
+    return 0
+
+
 def demo_step(run_dir: Path) -> dict:
-    """Export the demo run (default part, scaled to fit the generic bed; replacing a previous export)."""
+    """The demo's export step: refine the trained run into a printable design in ``RUN/printable`` (the
+    part spec scaled to fit the generic bed) and export that; later demo steps run on ``RUN/printable``."""
     from .pipeline import export_run
 
     spec = fitting_spec(run_dir)
-    rep = export_run(run_dir, spec, force=True)
-    return {"export_dir": str(Path(run_dir) / "export"), "scale_mm": spec.scale, "files": rep["files"],
-            "bodies": rep["mesh"]["bodies"],
-            "watertight": rep["mesh"]["watertight"], "volume_mm3": rep["mesh"]["volume_mm3"],
-            "C_trained": rep["fidelity"]["C_trained"], "C_as_printed": rep["fidelity"]["C_as_printed"],
-            "seconds": rep["timings"]["total_s"]}
+    out = Path(run_dir) / "printable"
+    ref = refine(run_dir, out, spec, force=True, progress=False)
+    rep = export_run(out, spec, force=True)
+    return {"run_dir": str(out), "scale_mm": spec.scale,
+            "struts_printed": ref["n_edges"] - ref["n_left_out"], "left_out": ref["n_left_out"],
+            "spring_C_over_C0": {"trained_k_stress_free": ref["C_rel_as_printed"],
+                                 "printable_k": ref["C_rel_refined"]},
+            "files": rep["files"], "bodies": rep["mesh"]["bodies"], "watertight": rep["mesh"]["watertight"],
+            "seconds": ref["seconds"]["total"] + rep["timings"]["total_s"]}

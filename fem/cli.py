@@ -20,13 +20,17 @@ def register(subparsers) -> None:
     q.add_argument("--linear-only", action="store_true", help="skip the finite-strain (neo-Hookean) model")
     q.set_defaults(func=cmd_fem)
     q = subparsers.add_parser("finetune", help="FEM-in-the-loop coupled learning of the strut widths; writes "
-                                               "RUN/finetune/part.json and finetune.json (experimental)")
-    q.add_argument("run_dir", type=Path)
-    q.add_argument("--steps", type=int, default=20)
+                                               "RUN/finetune/part.json and finetune.json")
+    q.add_argument("run_dir", type=Path, help="run with an export (best: a printable run, `mechclln printable`)")
+    q.add_argument("--steps", type=int, default=30)
     q.add_argument("--eta", type=float, default=0.1, help="clamping (nudge) factor of coupled learning")
-    q.add_argument("--step-fraction", type=float, default=0.05,
+    q.add_argument("--step-fraction", type=float, default=0.2,
                    help="first step: largest width change as a fraction of the mean width (then adaptive)")
-    q.add_argument("--elements-across", type=int, default=2)
+    q.add_argument("--growth", type=float, default=2.0, help="step length factor after a step that lowers C")
+    q.add_argument("--elements-across", type=int, default=2,
+                   help="mesh of the starting and the re-exported part, whose FEM errors are reported")
+    q.add_argument("--learn-elements-across", type=int, default=1,
+                   help="mesh used while learning (coarser is faster; it only steers the step size)")
     q.set_defaults(func=cmd_finetune)
     q = subparsers.add_parser("lab-compare", help="measured target strains of a printed part (tracked hub "
                                                   "positions) against every model; writes RUN/lab/compare.json")
@@ -69,7 +73,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from .finetune import finetune_run
 
     r = finetune_run(args.run_dir, steps=args.steps, eta=args.eta, elements_across=args.elements_across,
-                     step_fraction=args.step_fraction)
+                     step_fraction=args.step_fraction, growth=args.growth,
+                     learn_elements_across=args.learn_elements_across)
     if stack.mpi().COMM_WORLD.rank == 0:
         print(f"finetune: FEM task error C {r['C_fem_before']:.4g} -> {r['C_fem_reexported_part']:.4g} on the "
               f"re-meshed part (x{r['ratio_reexported_over_before']:.3g}) in {r['seconds']:.0f} s; wrote "

@@ -29,14 +29,17 @@ def task_error(strains: np.ndarray, wanted: np.ndarray) -> float:
 def built_springs(net, gpart, x_print, ptask) -> np.ndarray:
     """Target strains (n_ex, T) of the as-built springs: the as-printed network with each k scaled by the
     strut's printed over its wanted section (``section(width) / section(width_raw)``), i.e. with the widths
-    the geometry stage clipped to the printable range and the hub-footprint cap."""
+    the geometry stage clipped to the printable range and the hub-footprint cap; edges the part leaves out
+    (``Part.edge_ids``) keep their network stiffness (the refinement's floor, standing for bending)."""
     from mechclln.equilibrium import respond
     from mechclln.geometry.print_state import as_printed_network
     from mechclln.geometry.sections import section_area
 
     raw = gpart.width if gpart.width_raw is None else gpart.width_raw
-    ratio = section_area(np.asarray(gpart.width), gpart.spec, gpart.dim) / section_area(np.asarray(raw),
-                                                                                       gpart.spec, gpart.dim)
+    ratio = np.ones(net.n_edges)      # struts left out of the part keep the network's (floor) stiffness
+    ids = np.arange(net.n_edges) if gpart.edge_ids is None else gpart.edge_ids
+    ratio[ids] = section_area(np.asarray(gpart.width), gpart.spec, gpart.dim) / section_area(np.asarray(raw),
+                                                                                            gpart.spec, gpart.dim)
     built = as_printed_network(net, x_print)
     return respond(built.with_params(k=built.k * ratio), ptask).target_strains
 

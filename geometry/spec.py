@@ -67,3 +67,12 @@ class PartSpec:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "part spec") -> "PartSpec":
+        """The spec a :meth:`to_dict` wrote (e.g. ``printable.json["spec"]``), validated."""
+        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise fail(source, unknown[0], "is not a part-spec field", "remove it (fields: "
+                       + ", ".join(cls.__dataclass_fields__) + ")")
+        return cls(**d).validate(source)

@@ -204,10 +204,13 @@ def cmd_demo(args) -> int:
     out = Path(args.out)
     cfg = TrainConfig(rule="coupled", learn=("k", "l"), model="nonlinear", steps=args.steps, tol=1e-3)
     run_training(net, task, cfg, out, args.force, progress=not args.quiet)
+    run_dir = out
     for mod in _stage_modules():
         if hasattr(mod, "demo_step"):
-            summary = mod.demo_step(out)
+            summary = mod.demo_step(run_dir)
             print(f"demo: {mod.__name__.split('.')[-2]}: {_brief(summary)}")
+            # a stage that writes a new run directory (the printable design) hands it to the next stages
+            run_dir = Path(summary.get("run_dir", run_dir))
     print(f"demo finished in {time.perf_counter() - t0:.1f} s; results in {out}")
     return 0
 

@@ -1,6 +1,7 @@
 """The built-in demo, end to end (slow: minutes): training reaches C/C0 <= 1e-3 with the rest example, the
-saved target strains match an independent recomputation, the part is one watertight body whose volume is
-outline area x thickness (computed without the mesh), and prusa-slicer turns the demo part's STL into G-code."""
+saved target strains match an independent recomputation, the printable design (RUN/printable) leaves out
+the struts its network lists and prints the rest, its part is one watertight body whose volume is outline
+area x thickness (computed without the mesh), and prusa-slicer turns the demo part's STL into G-code."""
 import json
 
 import numpy as np
@@ -38,10 +39,15 @@ def test_demo_part_is_one_body_and_slices(demo_run):
     from mechclln.geometry.outline import exact_area
     from mechclln.geometry.part import load_part
 
-    rep = json.loads((demo_run / "export" / "report.json").read_text())
+    export = demo_run / "printable" / "export"
+    rep = json.loads((export / "report.json").read_text())
     assert rep["mesh"]["bodies"] == 1 and rep["mesh"]["watertight"] and rep["mesh"]["winding_consistent"]
-    part = load_part(demo_run / "export" / "part.json")
+    part = load_part(export / "part.json")
+    net = netio.load(demo_run / "printable" / "network.json")
+    left_out = net.meta["left_out_edges"]
+    assert len(left_out) > 0 and part.n_struts == net.n_edges - len(left_out)
+    assert not set(left_out) & set(part.edge_ids.tolist())
     assert rep["mesh"]["volume_mm3"] == pytest.approx(exact_area(part) * part.spec.thickness, rel=0.01)
-    gcode = slice_to_gcode(demo_run / "export" / "part.stl", demo_run / "export" / "part.gcode",
-                           get_printer("generic"))
+    assert (demo_run / "printable" / "fem" / "fidelity.json").exists()
+    gcode = slice_to_gcode(export / "part.stl", export / "part.gcode", get_printer("generic"))
     assert gcode.stat().st_size > 0 and "G1" in gcode.read_text()[:200000]

@@ -145,3 +145,29 @@ def test_refine_run_writes_a_stress_free_printable_run(tmp_path):
     assert metrics["C_final"] == rep["C_refined"] and rep["C0"] == 1e-3
     part = build_part(new, spec, task=ptask, x_print=new.x)
     assert part.n_struts == new.n_edges - out.sum()
+
+
+def test_printable_and_export_commands_share_the_recorded_spec(tmp_path, capsys):
+    """`mechclln printable RUN --out OUT --scale 9` records its part spec; `mechclln export OUT` reuses it (the
+    k bounds hold for that spec only), so the exported part leaves out exactly the listed struts and has
+    the recorded scale; a missing run gives a one-line error and exit code 2, and writes nothing."""
+    from mechclln.cli import main
+    from mechclln.fileio import write_json
+    from mechclln.geometry.part import load_part
+    from mechclln.network import load, save
+    from mechclln.task import save_task
+
+    net, task, _, _ = _problem(seed=5)
+    run = tmp_path / "run"
+    run.mkdir()
+    save(net, run / "network.json")
+    save_task(task, run / "task.json")
+    write_json(run / "metrics.json", {"C0": 1e-3, "model": "nonlinear"})
+    out = tmp_path / "printable"
+    assert main(["printable", str(run), "--out", str(out), "--scale", "9", "--floor", "0.05", "--quiet"]) == 0
+    assert main(["export", str(out), "--formats", "stl"]) == 0
+    part, refined = load_part(out / "export" / "part.json"), load(out / "network.json")
+    assert part.spec.scale == 9 and part.n_struts == net.n_edges - len(refined.meta["left_out_edges"])
+    assert main(["printable", str(tmp_path / "nothing"), "--out", str(tmp_path / "p2"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nothing" in err[0] and not (tmp_path / "p2").exists()
