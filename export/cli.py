@@ -14,6 +14,9 @@ def register(subparsers) -> None:
     p.add_argument("--material", default=None, help="tpu95a (default), pla or petg")
     p.add_argument("--printer", default="generic", help="printer profile: generic, prusa-mk4, bambu-x1, ender-3")
     _spec_arguments(p)
+    p.add_argument("--part", type=Path, default=None,
+                   help="export this saved part of the run as it is (e.g. RUN/finetune/part.json, the FEM "
+                        "fine-tuned widths) into an export/ folder beside it")
     p.add_argument("--gcode", action="store_true", help="also slice part.stl to part.gcode with prusa-slicer")
     p.add_argument("--force", action="store_true", help="replace an existing RUN_DIR/export/")
     p.set_defaults(func=run)
@@ -77,9 +80,10 @@ def run(args: argparse.Namespace) -> int:
     formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
     spec, material = recorded_design(args.run_dir)   # a printable run's k bounds hold for its own spec
     rep = export_run(args.run_dir, spec_from_args(args, spec), args.material or material or "tpu95a",
-                     args.printer, formats, args.gcode, args.force)
+                     args.printer, formats, args.gcode, args.force, part_file=args.part)
     m, fid = rep["mesh"], rep["fidelity"]
-    print(f"wrote {args.run_dir / 'export'}: {', '.join(rep['files'])}")
+    dest = args.run_dir / "export" if args.part is None else args.part.parent / "export"
+    print(f"wrote {dest}: {', '.join(rep['files'])}")
     print(f"part {' x '.join(f'{v:.1f}' for v in m['bbox_mm'])} mm, {m['bodies']} body, watertight {m['watertight']}, "
           f"volume {m['volume_mm3']:.0f} mm^3; task error C trained {fid['C_trained']:.3g}, "
           f"as-printed {fid['C_as_printed']:.3g} ({fid['model']} springs); {rep['timings']['total_s']:.1f} s")

@@ -34,18 +34,24 @@ FORMATS = ("stl", "3mf", "dxf", "svg")
 
 
 def render_export(net, task, spec: PartSpec | None = None, material="tpu95a", printer="generic",
-                  formats=FORMATS, model: str = "nonlinear", title: str = "mechclln part") -> tuple[dict, dict]:
-    """All export files of a trained network, in memory: ``({file name: bytes}, report dict)``."""
+                  formats=FORMATS, model: str = "nonlinear", title: str = "mechclln part",
+                  part=None) -> tuple[dict, dict]:
+    """All export files of a trained network, in memory: ``({file name: bytes}, report dict)``.
+
+    ``part``: a part already designed for ``net`` (e.g. the FEM fine-tuned widths, ``RUN/finetune/
+    part.json``), exported as it is (its spec and material replace ``spec`` and ``material``); by default
+    the part is built from the network."""
     timings, t0 = {}, time.perf_counter()
     bad = sorted(set(formats) - set(FORMATS))
     if bad:
         raise MechcllnError(f"export: field 'formats': unknown {bad}; choose from {', '.join(FORMATS)}")
     printer = get_printer(printer)
-    spec = (spec or PartSpec()).validate()
+    spec = (part.spec if part is not None else spec or PartSpec()).validate()
     cmp = compare_printed(net, task, model=model)
     timings["relax_and_respond_s"] = time.perf_counter() - t0
     t = time.perf_counter()
-    part = build_part(net, spec, material, task=task, x_print=cmp.x_print, nozzle=printer.nozzle, check=False)
+    if part is None:
+        part = build_part(net, spec, material, task=task, x_print=cmp.x_print, nozzle=printer.nozzle, check=False)
     checks = check_part(part, nozzle=printer.nozzle).raise_first()
     lo, hi = part.bounds()
     require_fits(hi - lo, printer)
@@ -99,17 +105,26 @@ def render_export(net, task, spec: PartSpec | None = None, material="tpu95a", pr
 
 
 def export_run(run_dir, spec: PartSpec | None = None, material="tpu95a", printer="generic", formats=FORMATS,
-               gcode: bool = False, force: bool = False) -> dict:
-    """Export a run directory into ``RUN_DIR/export/`` (replaced only with ``force``); returns the report."""
-    from mechclln.geometry.part import save_part
+               gcode: bool = False, force: bool = False, part_file=None) -> dict:
+    """Export a run directory into ``RUN_DIR/export/`` (replaced only with ``force``); returns the report.
+
+    ``part_file``: export that saved part of the run instead (e.g. ``RUN/finetune/part.json``), into an
+    ``export/`` folder beside it."""
+    from mechclln.geometry.part import load_part, save_part
     from mechclln.rundir import load_run, staged_directory
 
     run_dir = Path(run_dir)
     _, net, task, metrics = load_run(run_dir)
     model = str(metrics.get("model", "nonlinear"))
-    files, report = render_export(net, task, spec, material, printer, formats, model, title=run_dir.name)
+    given = None if part_file is None else load_part(part_file)
+    dest = run_dir / "export" if part_file is None else Path(part_file).parent / "export"
+    if given is not None and len(given.nodes) != net.n_nodes:
+        raise MechcllnError(f"{part_file}: field 'nodes': {len(given.nodes)} hubs, but {run_dir / 'network.json'} "
+                            f"has {net.n_nodes} nodes; give a part made for this run")
+    files, report = render_export(net, task, spec, material, printer, formats, model, title=run_dir.name,
+                                  part=given)
     part = report.pop("_part")
-    with staged_directory(run_dir / "export", force=force) as tmp:
+    with staged_directory(dest, force=force) as tmp:
         for name, data in files.items():
             write_bytes(tmp / name, data)
         save_part(part, tmp / "part.json")

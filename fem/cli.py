@@ -18,6 +18,9 @@ def register(subparsers) -> None:
                         "3 on the demo part, docs/fem.md)")
     q.add_argument("--mesh-size", type=float, default=None, help="cap on the element size, mm")
     q.add_argument("--linear-only", action="store_true", help="skip the finite-strain (neo-Hookean) model")
+    q.add_argument("--convergence", metavar="LEVELS", default=None,
+                   help="instead of the check: mesh convergence of the linear target strains at these "
+                        "elements-across levels, e.g. 1,2,3,4 (writes RUN/fem/convergence.json)")
     q.set_defaults(func=cmd_fem)
     q = subparsers.add_parser("finetune", help="FEM-in-the-loop coupled learning of the strut widths; writes "
                                                "RUN/finetune/part.json and finetune.json")
@@ -56,6 +59,9 @@ def _summary(report: dict) -> dict:
 def cmd_fem(args: argparse.Namespace) -> int:
     from .fidelity import check_run
 
+    if args.convergence:
+        return _convergence(args)
+
     report = check_run(args.run_dir, elements_across=args.elements_across, mesh_size=args.mesh_size,
                        finite_strain=not args.linear_only)
     from . import stack
@@ -65,6 +71,30 @@ def cmd_fem(args: argparse.Namespace) -> int:
               + ", ".join(f"{k} {v:.3g}" for k, v in s["C"].items()))
         print(f"fem: peak strain {s['peak_strain']:.3g} (allowable {s['allowable']}), first buckling factor "
               f"{s['buckling_factor']}; wrote {Path(args.run_dir) / 'fem'}")
+    return 0
+
+
+def _convergence(args: argparse.Namespace) -> int:
+    from mechclln.errors import MechcllnError
+
+    from . import stack
+    from .convergence import study
+
+    try:
+        levels = sorted({int(v) for v in args.convergence.split(",")})
+    except ValueError:
+        levels = []
+    if len(levels) < 2 or levels[0] < 1:
+        raise MechcllnError(f"--convergence: '{args.convergence}' is not a list of at least two positive "
+                            "integers; give e.g. 1,2,3,4")
+    rank0 = stack.mpi().COMM_WORLD.rank == 0
+    r = study(args.run_dir, levels, log=print if rank0 else (lambda *a: None))
+    if rank0:
+        for row in r["levels"]:
+            print(f"fem convergence: {row['elements_across']} across, {row['dofs']} dofs: max change to the "
+                  f"finest {row['max_relative_change_to_finest']:.2%}, {row['seconds_total']:.1f} s")
+        print(f"fem convergence: coarsest level within {r['tol']:.0%}: {r['coarsest_within_tol']}; wrote "
+              f"{Path(args.run_dir) / 'fem' / 'convergence.json'}")
     return 0
 
 

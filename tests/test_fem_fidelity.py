@@ -74,3 +74,21 @@ def test_tolerance_spread_is_reported_beside_the_fidelity(report):
     tol = rep["tolerances"]["widths"]
     np.testing.assert_allclose(tol["target_strains_nominal"], rep["models"]["fem_linear"]["target_strains"])
     assert np.all(np.asarray(tol["target_strains_std"])[1] > 0)
+
+
+def test_mesh_convergence_study_converges(report, capsys):
+    """`mechclln fem RUN --convergence 1,2,3`: the target strains converge under refinement (each level is
+    closer to the finest than the one before, the middle level within 2 % of it), convergence.json is
+    written, and the coarsest level within 1 % is the reported choice."""
+    from mechclln.cli import main
+
+    run, _ = report
+    assert main(["fem", str(run), "--convergence", "1,2,3"]) == 0
+    data = json.loads((run / "fem" / "convergence.json").read_text())
+    change = [lv["max_relative_change_to_finest"] for lv in data["levels"]]
+    assert [lv["elements_across"] for lv in data["levels"]] == [1, 2, 3]
+    assert change[0] > change[1] > change[2] == 0 and change[1] < 0.02
+    ok = [lv["elements_across"] for lv in data["levels"][:-1] if lv["max_relative_change_to_finest"] <= 0.01]
+    assert data["coarsest_within_tol"] == (min(ok) if ok else None)
+    assert main(["fem", str(run), "--convergence", "2"]) == 2
+    assert "at least two" in capsys.readouterr().err

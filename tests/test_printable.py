@@ -168,6 +168,16 @@ def test_printable_and_export_commands_share_the_recorded_spec(tmp_path, capsys)
     assert main(["export", str(out), "--formats", "stl"]) == 0
     part, refined = load_part(out / "export" / "part.json"), load(out / "network.json")
     assert part.spec.scale == 9 and part.n_struts == net.n_edges - len(refined.meta["left_out_edges"])
+    # a part with its own widths (what `mechclln finetune` writes) is exported as it is, beside its file
+    from dataclasses import replace
+
+    from mechclln.geometry.part import save_part
+
+    lo, hi = part.spec.width_range(part.material)
+    tuned = replace(part, width=np.clip(part.width * 0.9, lo, hi))   # narrower: the hub caps still hold
+    save_part(tuned, out / "finetune" / "part.json")
+    assert main(["export", str(out), "--part", str(out / "finetune" / "part.json"), "--formats", "stl"]) == 0
+    np.testing.assert_allclose(load_part(out / "finetune" / "export" / "part.json").width, tuned.width)
     assert main(["printable", str(tmp_path / "nothing"), "--out", str(tmp_path / "p2"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nothing" in err[0] and not (tmp_path / "p2").exists()
