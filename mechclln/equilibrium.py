@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from .errors import MechcllnError
 from .linalg import ReusableSolver, SingularMatrixError
 from .network import Network
-from .springs import MODELS, PairAssembler, pair_measure, rigid_modes, scatter_pair_vectors
+from .springs import MODELS, PairAssembler, incidence, pair_measure, rigid_modes, scatter_pair_vectors
 from .task import Task
 
 FORCE_TOL = 1e-11     # |dU/dx + A^T lam|_inf / (mean k * mean bond length)
@@ -129,6 +129,7 @@ class Equilibria:
         else:
             self.gauge = ("none", None)
         self.assembler = PairAssembler(np.vstack([net.edges, self.term_pairs]), d, self.dof_map)
+        self._incidence = incidence(net.n_nodes, net.edges)   # forces of the edges: one sparse product
         self._solvers: dict[int, ReusableSolver] = {}
         self._dropped_factorizations = 0
         self._solver_k: dict[int, np.ndarray] = {}
@@ -221,7 +222,7 @@ class Equilibria:
         if not forces:
             return None, r2, self._edge_reference()[:3], geo, soft
         p, n, c = self._edge_measure(x)
-        g = scatter_pair_vectors(len(x), self.net.edges, (k * (p - l))[:, None] * n)
+        g = self._incidence @ ((k * (p - l))[:, None] * n)
         pairs, pn, _, r0 = geo
         mp = len(pairs)
         g += scatter_pair_vectors(len(x), pairs, (lam[:mp] / r0)[:, None] * pn)
@@ -398,7 +399,7 @@ class Equilibria:
         cols = []
         if key not in c["b"]:
             p, n, _ = self._edge_measure(xf)
-            g = scatter_pair_vectors(len(xf), self.net.edges, (k * (p - l))[:, None] * n).ravel()
+            g = (self._incidence @ ((k * (p - l))[:, None] * n)).ravel()
             cols.append(g[self.free])
         if "Y" not in c:
             every = Rows(np.arange(len(self.term_pairs)), np.zeros(len(self.term_pairs)),

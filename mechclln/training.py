@@ -142,6 +142,7 @@ class Trainer:
         self.rejections = 0
         self.C0: float | None = None
         self.elements = SpringElements()
+        self._clamped: dict = {}      # example -> (x, lam, free x) of its last other (clamped/nudged) state
 
     # ------------------------------------------------------------------------------- one step
     def _other_state(self, ex: int, free: State, eta: float, soft: float = 0.0) -> State:
@@ -153,8 +154,14 @@ class Trainer:
         else:
             tv = vals + eta * (desired - vals)
         rows = self.eq.join(free.rows, self.eq.target_rows(tv[:T], tv[T:], soft))
-        lam0 = np.concatenate([free.lam, np.zeros(len(tv))])
-        return self.eq.solve(self.k, self.l, rows, free.x, lam0, slot=ex)
+        x0, lam0 = free.x, np.concatenate([free.lam, np.zeros(len(tv))])
+        prev = self._clamped.get(ex)
+        if prev is not None and prev[1].shape == lam0.shape:
+            # warm start: last step's clamped state, moved as the free state moved since then
+            x0, lam0 = prev[0] + (free.x - prev[2]), prev[1]
+        other = self.eq.solve(self.k, self.l, rows, x0, lam0, slot=ex)
+        self._clamped[ex] = (other.x, other.lam, free.x)
+        return other
 
     def raw_update(self, states: list[State], grads_x: list[np.ndarray]):
         """Unscaled local update (alpha = 1) averaged over examples, and the exact dC/dtheta."""
@@ -222,6 +229,7 @@ class Trainer:
         t0 = time.perf_counter()
         if cfg.checkpoint_every and self.step_index % cfg.checkpoint_every == 0:
             self.eq.reset_solvers()   # refactor at checkpoint steps, as a resumed run does
+            self._clamped = {}        # and start the clamped states from the free ones
         try:
             states, C, upd, grad, have_grad = self._evaluate()
             failed = False
