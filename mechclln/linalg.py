@@ -17,8 +17,8 @@ A learning step changes the stiffness matrix only a little. :class:`ReusableSolv
 one call share a search space) preconditioned with ``F``: the
 preconditioned operator ``F^-1 A`` has its spectrum in ``[1 - delta, 1 + delta]`` for a relative change
 ``delta``, so a few iterations reach machine precision; when CG needs more than ``refactor_iters``
-iterations the next matrix is refactored (a count per backend, ``REFACTOR_ITERS``, not a clock, so that runs
-are reproducible bit for bit), and when CG breaks down (indefinite matrix) or stalls it refactors at once. Counters record
+iterations the next matrix is refactored (a count from the factor's statistics, not a clock, so that runs
+are reproducible bit for bit; see ``refactor_iterations``), and when CG breaks down (indefinite matrix) or stalls it refactors at once. Counters record
 factorisations and back-solved columns, which the benchmarks report.
 """
 from __future__ import annotations
@@ -36,11 +36,23 @@ log = logging.getLogger(__name__)
 MUMPS_MIN_DOFS = 5000    # below this SuperLU wins (measured: 3e3 unknowns 0.13 s SuperLU vs 0.05 s MUMPS
                          # in 3D, but the 0.8 s one-off petsc4py import and per-solve overhead dominate)
 BACKENDS = ("auto", "mumps", "superlu")
-# CG iterations on a stale factor after which the next matrix is refactored. Measured at 2D 1e4 nodes:
-# refactoring every step (numeric MUMPS refactorisation, symbolic analysis kept) made a k+l step slower
-# (0.29 s) than 5 CG iterations on a stale factor (0.18-0.23 s); in 3D and at larger N a refactorisation
-# costs relatively more, so the threshold is not lower for MUMPS than for SuperLU (a full factorisation).
-REFACTOR_ITERS = {"mumps": 8, "superlu": 6}
+# Block-CG iterations on a stale factor after which the next matrix is refactored. SuperLU (small systems,
+# where call overheads dominate): a fixed count. MUMPS: from the factor's own statistics, so the choice is
+# deterministic (runs reproduce bit for bit) yet follows the cost: a numeric refactorisation costs about
+# flops / entries / 30 back-solves of a 5-column block (measured: 2D 1e4, 1e5 and 3D 1e4, 3e4 nodes: ratios
+# 5.0, 6.4, 31, 65 against 3.8, 8.7, 35, 63 predicted), and the threshold 1.5 sqrt(that ratio) (clipped to
+# 2..12) was best or within 2 % of best at 2D 1e4 (3: k+l 0.046 s/step vs 0.058 s at 8; nonlinear 0.23 vs
+# 0.30) and 3D 1e4 (9: 0.26 s vs 0.33 s at 4).
+REFACTOR_ITERS = {"superlu": 6}
+FLOPS_PER_BLOCK_SOLVE_ENTRY = 30.0
+
+
+def refactor_iterations(refactor_cost: float) -> int:
+    """CG iterations that justify refactoring, for a refactorisation costing ``refactor_cost`` block
+    back-solves."""
+    return int(np.clip(round(1.5 * np.sqrt(max(refactor_cost, 1.0))), 2, 12))
+
+
 _announced: set = set()
 
 
@@ -153,6 +165,9 @@ class MumpsFactor:
         info = self.F.getMumpsInfog(1)
         if info < 0:
             raise SingularMatrixError(f"MUMPS factorisation failed (INFOG(1) = {info})")
+        entries = self.F.getMumpsInfog(29)            # entries in the factors (negative: millions)
+        entries = -1e6 * entries if entries < 0 else max(entries, 1)
+        self.refactor_cost = self.F.getMumpsRinfog(3) / entries / FLOPS_PER_BLOCK_SOLVE_ENTRY
 
     def refactor(self, A: sp.spmatrix) -> "MumpsFactor":
         A = sp.csr_matrix(A)
@@ -292,7 +307,8 @@ class ReusableSolver:
             if not np.all(np.isfinite(X)):
                 break
             if done.all():
-                limit_it = self.refactor_iters or REFACTOR_ITERS[self.lu.name]
+                limit_it = self.refactor_iters or (refactor_iterations(self.lu.refactor_cost)
+                                                   if self.lu.name == "mumps" else REFACTOR_ITERS[self.lu.name])
                 if not self.fresh and it > limit_it:
                     self.stale = True    # iterating now costs more than refactoring: refactor next time
                 return X
