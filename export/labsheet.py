@@ -69,8 +69,11 @@ def _table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def lab_sheet_markdown(part: Part, cmp: PrintComparison, report: dict, figure_name: str, title: str) -> str:
-    """The sheet's Markdown text (the figure is referenced by file name)."""
+def lab_sheet_markdown(part: Part, cmp: PrintComparison, report: dict, figure_name: str, title: str,
+                       fem_strains: np.ndarray | None = None) -> str:
+    """The sheet's Markdown text (the figure is referenced by file name). ``fem_strains`` (n_ex, T): the
+    FEM target strains of this very part (e.g. after FEM fine-tuning, whose widths the springs do not
+    know), added as a column."""
     task, tr, pr = cmp.task, cmp.trained, cmp.printed
     force_scale = part.kappa * part.scale
     xs = cmp.x_print * part.scale
@@ -112,10 +115,15 @@ def lab_sheet_markdown(part: Part, cmp: PrintComparison, report: dict, figure_na
         for t, (i, j) in enumerate(task.target_pairs):
             want = task.target_strains[ex, t]
             rows.append([ex, f"{i}-{j}", r0t[t], want, want * r0t[t], tr.target_strains[ex, t],
-                         pr.target_strains[ex, t], pr.target_strains[ex, t] * r0t[t]])
+                         pr.target_strains[ex, t], pr.target_strains[ex, t] * r0t[t]]
+                        + ([fem_strains[ex, t], fem_strains[ex, t] * r0t[t]] if fem_strains is not None else []))
     out += [_table(["example", "hubs", "r0 (mm)", "desired strain", "desired motion (mm)", "trained strain",
-                    "as-printed strain", "as-printed motion (mm)"], rows), "",
-            f"Task error C ({tr.model} spring model): trained {c_tr:.3g}, as-printed {c_pr:.3g}.", ""]
+                    "as-printed strain", "as-printed motion (mm)"]
+                   + (["FEM strain (this part)", "FEM motion (mm)"] if fem_strains is not None else []), rows), "",
+            f"Task error C ({tr.model} spring model): trained {c_tr:.3g}, as-printed {c_pr:.3g}"
+            + (f"; FEM of this part {0.5 * np.mean(np.sum((fem_strains - task.target_strains) ** 2, axis=1)):.3g}"
+               " (the spring columns do not know its fine-tuned widths: trust the FEM column)"
+               if fem_strains is not None else "") + ".", ""]
     if len(task.source_nodes) or len(task.target_nodes):
         out += ["Node terminals (displacement of one component, mm): sources "
                 f"{task.source_nodes.tolist()}, targets {task.target_nodes.tolist()}.", ""]

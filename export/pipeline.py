@@ -35,12 +35,13 @@ FORMATS = ("stl", "3mf", "dxf", "svg")
 
 def render_export(net, task, spec: PartSpec | None = None, material="tpu95a", printer="generic",
                   formats=FORMATS, model: str = "nonlinear", title: str = "mechclln part",
-                  part=None) -> tuple[dict, dict]:
+                  part=None, fem_strains=None) -> tuple[dict, dict]:
     """All export files of a trained network, in memory: ``({file name: bytes}, report dict)``.
 
     ``part``: a part already designed for ``net`` (e.g. the FEM fine-tuned widths, ``RUN/finetune/
     part.json``), exported as it is (its spec and material replace ``spec`` and ``material``); by default
-    the part is built from the network."""
+    the part is built from the network. ``fem_strains`` (n_ex, T): FEM target strains of that part, added
+    to the report and the lab sheet."""
     timings, t0 = {}, time.perf_counter()
     bad = sorted(set(formats) - set(FORMATS))
     if bad:
@@ -97,7 +98,9 @@ def render_export(net, task, spec: PartSpec | None = None, material="tpu95a", pr
     }
     t = time.perf_counter()
     files["lab_sheet.png"] = figure_png(part)
-    files["lab_sheet.md"] = lab_sheet_markdown(part, cmp, report, "lab_sheet.png", title).encode()
+    if fem_strains is not None:
+        report["fidelity"]["target_strains_fem_this_part"] = np.asarray(fem_strains)
+    files["lab_sheet.md"] = lab_sheet_markdown(part, cmp, report, "lab_sheet.png", title, fem_strains).encode()
     timings["lab_sheet_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t0
     report["timings"] = timings
@@ -121,8 +124,14 @@ def export_run(run_dir, spec: PartSpec | None = None, material="tpu95a", printer
     if given is not None and len(given.nodes) != net.n_nodes:
         raise MechcllnError(f"{part_file}: field 'nodes': {len(given.nodes)} hubs, but {run_dir / 'network.json'} "
                             f"has {net.n_nodes} nodes; give a part made for this run")
+    fem = None
+    if part_file is not None and (Path(part_file).parent / "finetune.json").exists():
+        from mechclln.fileio import read_data   # the FEM-fine-tuned part's own FEM prediction
+
+        fem = np.asarray(read_data(Path(part_file).parent / "finetune.json").get("target_strains_reexported"))
+        fem = fem if fem.shape == task.target_strains.shape else None
     files, report = render_export(net, task, spec, material, printer, formats, model, title=run_dir.name,
-                                  part=given)
+                                  part=given, fem_strains=fem)
     part = report.pop("_part")
     with staged_directory(dest, force=force) as tmp:
         for name, data in files.items():

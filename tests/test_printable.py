@@ -176,8 +176,12 @@ def test_printable_and_export_commands_share_the_recorded_spec(tmp_path, capsys)
     lo, hi = part.spec.width_range(part.material)
     tuned = replace(part, width=np.clip(part.width * 0.9, lo, hi))   # narrower: the hub caps still hold
     save_part(tuned, out / "finetune" / "part.json")
+    fem = np.full(task.target_strains.shape, 0.0123)     # its FEM prediction, as finetune.json holds it
+    write_json(out / "finetune" / "finetune.json", {"target_strains_reexported": fem})
     assert main(["export", str(out), "--part", str(out / "finetune" / "part.json"), "--formats", "stl"]) == 0
     np.testing.assert_allclose(load_part(out / "finetune" / "export" / "part.json").width, tuned.width)
+    sheet = (out / "finetune" / "export" / "lab_sheet.md").read_text()
+    assert "FEM strain (this part)" in sheet and "0.0123" in sheet
     assert main(["printable", str(tmp_path / "nothing"), "--out", str(tmp_path / "p2"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nothing" in err[0] and not (tmp_path / "p2").exists()
