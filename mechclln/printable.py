@@ -104,7 +104,7 @@ def _check_inputs(net: Network, kmin, kmax, cfg: RefineConfig):
 
 def _bounds(status, kmin, kmax, k_floor):
     lo = np.where(status == PRINTED, kmin, k_floor)
-    hi = np.where(status == LEFT_OUT, k_floor * (1 + 1e-9), kmax)
+    hi = np.where(status == LEFT_OUT, k_floor, kmax)      # equal bounds: the trainer holds the edge
     return lo, hi
 
 

@@ -64,8 +64,9 @@ class TrainConfig:
             if not getattr(self, name) > 0:
                 raise MechcllnError(f"{name} must be > 0, got {getattr(self, name)}")
         lo, hi = (np.asarray(b, float) for b in self.k_bounds)
-        if not (np.all(lo > 0) and np.all(lo < hi)):
-            raise MechcllnError("k_bounds: need 0 < k_min < k_max (for every edge when given per edge)")
+        if not (np.all(lo > 0) and np.all(lo <= hi) and np.any(lo < hi)):
+            raise MechcllnError("k_bounds: need 0 < k_min <= k_max for every edge (equal bounds hold an edge "
+                                "fixed) and k_min < k_max for at least one")
         if not 0 < self.l_bounds[0] < 1 < self.l_bounds[1]:
             raise MechcllnError(f"l_bounds {self.l_bounds}: need 0 < low < 1 < high (relative to r0)")
         return self
