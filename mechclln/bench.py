@@ -12,11 +12,14 @@ Per network size it records, all wall-clock seconds:
   the project's factoriser (:func:`mechclln.linalg.factorize`), best of up to 3; ``refactor``: a numeric
   refactorisation reusing the symbolic analysis (MUMPS only).
 * ``fresh``: a fresh direct solve of each state's full constrained (KKT) system ``[K A^T; A 0]`` (free and
-  clamped state of every example of the last step), summed over the states: what a learning step costs
-  without reuse. It is checked against the states the trainer found.
+  clamped state of every example of a step), summed over the states: what a learning step costs without
+  reuse. It is checked against the states the trainer found.
 * ``fire``: FIRE relaxation (vectorised numpy, constraint rows by projection) of the same states, each
   warm-started from the previous step's state, to a relative force tolerance ``fire_tol`` (default 1e-8,
   looser than the Newton solver's 1e-11, which favours FIRE), summed over the states.
+* Both baselines are averaged over the same run as the step: over up to ``samples`` (default 5) steps
+  evenly spaced through the k+l harmonic run (``baseline_steps``), each from the parameters before that
+  step to those after it (a warm start is easier late in a run, when the parameters move less).
 * ``peak_rss_mib``: the process's peak resident memory after the case (monotone over the run).
 
 Networks are lattices with every node displaced by a Gaussian of 0.08 bond lengths and then made
@@ -212,7 +215,8 @@ def _rss_mib() -> float:
 
 
 def bench_case(n_nodes: int, dim: int, steps: int = 8, variants=tuple(VARIANTS), fire_max_nodes: int = 10000,
-               fresh_max_nodes: int = 100000, fire_tol: float = 1e-8, seed: int = 0, log=print) -> dict:
+               fresh_max_nodes: int = 100000, fire_tol: float = 1e-8, seed: int = 0, samples: int = 5,
+               log=print) -> dict:
     """Measure one network size (see module docstring); returns a JSON-ready dict."""
     from .task import random_task
     from .training import TrainConfig, Trainer
@@ -245,7 +249,7 @@ def bench_case(n_nodes: int, dim: int, steps: int = 8, variants=tuple(VARIANTS),
         log(f"  {dim}D N={net.n_nodes} {name}: step {res['step_s']:.4f} s (step0 {step0:.3f} s), "
             f"{res['factorizations']} factorisations in {steps} steps, C/C0 {res['C_rel']:.3f}")
         if name == "harmonic_kl":
-            kl_trainer, kl_params = tr, params[-2:]
+            kl_trainer, kl_params = tr, params + [(tr.k.copy(), tr.l.copy())]
     out["peak_rss_mib_after_training"] = _rss_mib()
     tr = kl_trainer or tr
     k, l = tr.k, tr.l
@@ -254,29 +258,38 @@ def bench_case(n_nodes: int, dim: int, steps: int = 8, variants=tuple(VARIANTS),
     out["dofs"] = int(K.shape[0])
     log(f"  factorisation of K ({K.shape[0]} dofs, {out['backend']}): {out['factor_s']:.4f} s, "
         f"numeric refactor {out['refactor_s']:.4f} s")
-    if kl_trainer is not None and len(kl_params) == 2:
-        # the states of the last two steps: ``new`` at the last step's parameters, ``old`` at the one before
-        (ko, lo), (kp, lp) = kl_params
-        old = _states(tr, ko, lo, None)
-        new = _states(tr, kp, lp, old)
-        if net.n_nodes <= fresh_max_nodes:
-            t = time.perf_counter()
-            xs = [fresh_kkt_solve(tr.eq, kp, lp, st.rows, tr.eq.initial_x(i // 2)) for i, st in enumerate(new)]
-            out["fresh_s"] = time.perf_counter() - t
-            out["fresh_max_dx"] = float(max(np.abs(x - st.x).max() for x, st in zip(xs, new)) / tr.eq.rbar)
-            log(f"  fresh KKT solves of {len(new)} states: {out['fresh_s']:.4f} s "
+    if kl_trainer is not None and len(kl_params) >= 2:
+        # baselines on the same steps as the average: pairs of consecutive parameter sets (i -> i + 1) at up
+        # to ``samples`` evenly spaced steps of the run; the states at i + 1 are what a step computes
+        picks = np.unique(np.linspace(0, len(kl_params) - 2, min(samples, len(kl_params) - 1)).round().astype(int))
+        fresh_t, fire_t, fire_steps, fire_ok, fresh_dx, fire_dx = [], [], [], [], [], []
+        for i in picks:
+            (ko, lo), (kp, lp) = kl_params[i], kl_params[i + 1]
+            old = _states(tr, ko, lo, None)
+            new = _states(tr, kp, lp, old)
+            if net.n_nodes <= fresh_max_nodes:
+                t = time.perf_counter()
+                xs = [fresh_kkt_solve(tr.eq, kp, lp, st.rows, tr.eq.initial_x(j // 2)) for j, st in enumerate(new)]
+                fresh_t.append(time.perf_counter() - t)
+                fresh_dx.append(max(np.abs(x - st.x).max() for x, st in zip(xs, new)) / tr.eq.rbar)
+            if net.n_nodes <= fire_max_nodes:
+                t = time.perf_counter()
+                fire = [fire_relax(tr.eq, kp, lp, st.rows, o.x, tol=fire_tol) for st, o in zip(new, old)]
+                fire_t.append(time.perf_counter() - t)
+                fire_steps.append([int(f[1]) for f in fire])
+                fire_ok.append(all(f[2] for f in fire))
+                fire_dx.append(max(np.abs(f[0] - st.x).max() for f, st in zip(fire, new)) / tr.eq.rbar)
+        out["baseline_steps"] = [int(i) + 1 for i in picks]
+        if fresh_t:
+            out.update(fresh_s=float(np.mean(fresh_t)), fresh_s_samples=fresh_t, fresh_max_dx=float(max(fresh_dx)))
+            log(f"  fresh KKT solves of {len(new)} states, mean of {len(picks)} steps: {out['fresh_s']:.4f} s "
                 f"(max |x - x_newton| / bond = {out['fresh_max_dx']:.1e})")
-        if net.n_nodes <= fire_max_nodes:
-            # FIRE: from the states of the step before the last, to the states of the last step
-            t = time.perf_counter()
-            fire = [fire_relax(tr.eq, kp, lp, st.rows, o.x, tol=fire_tol) for st, o in zip(new, old)]
-            out["fire_s"] = time.perf_counter() - t
-            out["fire_steps"] = [int(f[1]) for f in fire]
-            out["fire_converged"] = bool(all(f[2] for f in fire))
-            out["fire_max_dx"] = float(max(np.abs(f[0] - st.x).max() for f, st in zip(fire, new)) / tr.eq.rbar)
-            out["fire_tol"] = fire_tol
-            log(f"  FIRE of {len(new)} states (warm): {out['fire_s']:.3f} s, steps {out['fire_steps']}, "
-                f"converged {out['fire_converged']}, max |x - x_newton| / bond = {out['fire_max_dx']:.1e}")
+        if fire_t:
+            out.update(fire_s=float(np.mean(fire_t)), fire_s_samples=fire_t, fire_steps=fire_steps,
+                       fire_converged=bool(all(fire_ok)), fire_max_dx=float(max(fire_dx)), fire_tol=fire_tol)
+            log(f"  FIRE of {len(new)} states (warm), mean of {len(picks)} steps: {out['fire_s']:.3f} s, steps "
+                f"{fire_steps}, converged {out['fire_converged']}, max |x - x_newton| / bond = "
+                f"{out['fire_max_dx']:.1e}")
     out["peak_rss_mib"] = _rss_mib()
     v = out["variants"]
     if "harmonic_kl" in v:
@@ -314,7 +327,8 @@ def machine() -> dict:
 
 
 def run(cases, steps: int = 8, out_dir=None, variants=tuple(VARIANTS), fire_max_nodes: int = 10000,
-        fire_tol: float = 1e-8, merge: bool = False, command: str | None = None, log=print) -> dict:
+        fire_tol: float = 1e-8, merge: bool = False, command: str | None = None, samples: int = 5,
+        log=print) -> dict:
     """Measure every (dim, n_nodes) in ``cases``; write results.json, RESULTS.md and step_time.png to
     ``out_dir`` (merging with existing results of other sizes when ``merge``)."""
     from .fileio import write_json
@@ -322,7 +336,8 @@ def run(cases, steps: int = 8, out_dir=None, variants=tuple(VARIANTS), fire_max_
     results = {"machine": machine(), "command": command or " ".join(sys.argv), "cases": []}
     for dim, n in cases:
         log(f"{dim}D, {n} nodes")
-        results["cases"].append(bench_case(n, dim, steps, variants, fire_max_nodes, fire_tol=fire_tol, log=log))
+        results["cases"].append(bench_case(n, dim, steps, variants, fire_max_nodes, fire_tol=fire_tol,
+                                           samples=samples, log=log))
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -357,7 +372,9 @@ def markdown(results: dict) -> str:
     """The results as Markdown tables (times in seconds)."""
     lines = ["# Benchmark results", "",
              "Generated by `mechclln bench` (mechclln/bench.py; its docstring defines every column). "
-             "Wall-clock seconds; ratios are from one process and one run.", ""]
+             "Wall-clock seconds; ratios are from one process and one run. Steps are averaged over the timed "
+             "steps of a short training run; the baselines (fresh KKT, warm FIRE with its iteration count "
+             "summed over the states) over up to 5 of those same steps.", ""]
     for i, r in enumerate(results["runs"]):
         m = r["machine"]
         lines += [f"Run {i}: `{r['command']}`", "",
@@ -366,11 +383,11 @@ def markdown(results: dict) -> str:
                   f"OPENBLAS_NUM_THREADS={m.get('OPENBLAS_NUM_THREADS')}; load average at start "
                   f"{', '.join(f'{x:.1f}' for x in m.get('load_average_at_start', []))}", ""]
     lines += ["| dim | nodes | dofs | run | factor (backend) | refactor | k+l step | l step | nonlinear step | "
-              "fresh KKT | FIRE (steps) | peak RSS MiB |", "|" + "---|" * 12]
+              "fresh KKT | FIRE (its) | peak RSS MiB |", "|" + "---|" * 12]
     for c in results["cases"]:
         v = c["variants"]
         g = lambda name: v.get(name, {}).get("step_s")
-        fire = f"{_f(c.get('fire_s'))} ({sum(c['fire_steps'])})" if "fire_s" in c else "-"
+        fire = f"{_f(c.get('fire_s'))} ({np.mean([sum(f) for f in c['fire_steps']]):.0f})" if "fire_s" in c else "-"
         lines.append(f"| {c['dim']} | {c['n_nodes']} | {c['dofs']} | {c.get('run', 0)} | "
                      f"{_f(c['factor_s'])} ({c['backend']}) | {_f(c['refactor_s'])} | {_f(g('harmonic_kl'))} | "
                      f"{_f(g('harmonic_l'))} | {_f(g('nonlinear_kl'))} | {_f(c.get('fresh_s'))} | {fire} | "
@@ -452,9 +469,12 @@ def main(args) -> int:
     if bad:
         raise MechcllnError(f"--variants: unknown {bad}; choose from {', '.join(VARIANTS)}")
     if args.steps < 2:
-        raise MechcllnError("--steps must be at least 2 (the last two steps feed the FIRE comparison)")
+        raise MechcllnError("--steps must be at least 2 (the baselines need a step before the timed ones)")
+    if args.samples < 1:
+        raise MechcllnError("--samples must be at least 1")
     run(cases, args.steps, args.out, tuple(args.variants.split(",")), args.fire_max_nodes, args.fire_tol,
-        args.merge, command="mechclln bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else None)
+        args.merge, command="mechclln bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else None,
+        samples=args.samples)
     print(f"wrote {Path(args.out) / RESULTS_MD}, {RESULTS_JSON}, {PLOT}")
     return 0
 
@@ -466,6 +486,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variants", default=",".join(VARIANTS), help=f"subset of {','.join(VARIANTS)}")
     p.add_argument("--fire-max-nodes", type=int, default=10000, help="run FIRE only up to this size")
     p.add_argument("--fire-tol", type=float, default=1e-8, help="FIRE relative force tolerance")
+    p.add_argument("--samples", type=int, default=5,
+                   help="steps of the run at which the baselines (fresh KKT, FIRE) are timed and averaged")
     p.add_argument("--out", default="benchmarks", help="folder for results.json, RESULTS.md, step_time.png")
     p.add_argument("--merge", action="store_true", help="keep results of other sizes already in --out")
 
