@@ -67,15 +67,22 @@ def _leave_out(net, ids):
     return replace(net, meta={"left_out_edges": list(ids)})
 
 
-def test_part_leaves_out_the_left_out_struts(tmp_path):
-    from mechclln.geometry.part import build_part, load_part, save_part
+def _parts_with_two_inner_struts_left_out():
+    """(network, the two left-out inner edges, the full part, the part without them): triangular 4 x 4."""
+    from mechclln.geometry.part import build_part
 
     net = lattices.triangular(4, 4)
     task = random_task(net, n_targets=1, seed=2)
     deg = net.coordination()
     inner = [e for e, (i, j) in enumerate(net.edges) if deg[i] == 6 and deg[j] == 6][:2]
     full = build_part(net, task=task, x_print=net.x)
-    part = build_part(_leave_out(net, inner), task=task, x_print=net.x)
+    return net, inner, full, build_part(_leave_out(net, inner), task=task, x_print=net.x)
+
+
+def test_part_leaves_out_the_left_out_struts(tmp_path):
+    from mechclln.geometry.part import load_part, save_part
+
+    net, inner, full, part = _parts_with_two_inner_struts_left_out()
     keep = np.setdiff1d(np.arange(net.n_edges), inner)
     np.testing.assert_array_equal(part.edge_ids, keep)
     np.testing.assert_array_equal(part.edges, net.edges[keep])
@@ -90,14 +97,8 @@ def test_stl_without_left_out_struts_is_one_watertight_body():
     """The two left-out struts' strips are gone from the solid: its volume drops by their strip volume."""
     from mechclln.export.solid import solid, to_trimesh
     from mechclln.geometry.outline import exact_area
-    from mechclln.geometry.part import build_part
 
-    net = lattices.triangular(4, 4)
-    task = random_task(net, n_targets=1, seed=2)
-    deg = net.coordination()
-    inner = [e for e, (i, j) in enumerate(net.edges) if deg[i] == 6 and deg[j] == 6][:2]
-    full = build_part(net, task=task, x_print=net.x)
-    part = build_part(_leave_out(net, inner), task=task, x_print=net.x)
+    net, inner, full, part = _parts_with_two_inner_struts_left_out()
     mesh = to_trimesh(solid(part))
     assert len(mesh.split(only_watertight=False)) == 1 and mesh.is_watertight and mesh.is_winding_consistent
     assert mesh.volume == pytest.approx(exact_area(part) * part.thickness, rel=5e-3)
