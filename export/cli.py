@@ -51,18 +51,16 @@ def _spec_arguments(p) -> None:
 
 def recorded_design(run_dir: Path):
     """(spec, material) recorded by `mechclln printable` in RUN/printable.json, else (None, None)."""
-    from mechclln.errors import fail
     from mechclln.fileio import read_data
+    from mechclln.geometry.materials import MATERIALS
     from mechclln.geometry.spec import PartSpec
+    from mechclln.schema import Fields
 
     path = Path(run_dir) / "printable.json"
     if not path.exists():
         return None, None
-    d = read_data(path)
-    for field in ("spec", "material"):
-        if field not in d:
-            raise fail(str(path), field, "is missing", "re-run `mechclln printable` to write the file again")
-    return PartSpec.from_dict(d["spec"], str(path)), d["material"]
+    f = Fields(read_data(path), str(path))
+    return PartSpec.from_fields(f.obj("spec")), f.string("material", choices=tuple(MATERIALS))
 
 
 def spec_from_args(args, base=None):
@@ -75,14 +73,17 @@ def spec_from_args(args, base=None):
 
 
 def run(args: argparse.Namespace) -> int:
+    from mechclln.fileio import refuse_existing
+
     from .pipeline import export_run
 
+    dest = args.run_dir / "export" if args.part is None else args.part.parent / "export"
+    refuse_existing(dest, args.force)       # before the seconds of relaxing, meshing and rendering
     formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
     spec, material = recorded_design(args.run_dir)   # a printable run's k bounds hold for its own spec
     rep = export_run(args.run_dir, spec_from_args(args, spec), args.material or material or "tpu95a",
                      args.printer, formats, args.gcode, args.force, part_file=args.part)
     m, fid = rep["mesh"], rep["fidelity"]
-    dest = args.run_dir / "export" if args.part is None else args.part.parent / "export"
     print(f"wrote {dest}: {', '.join(rep['files'])}")
     print(f"part {' x '.join(f'{v:.1f}' for v in m['bbox_mm'])} mm, {m['bodies']} body, watertight {m['watertight']}, "
           f"volume {m['volume_mm3']:.0f} mm^3; task error C trained {fid['C_trained']:.3g}, "
@@ -131,6 +132,9 @@ def refine(run_dir: Path, out: Path, spec, material: str = "tpu95a", floor: floa
 
 
 def run_printable(args: argparse.Namespace) -> int:
+    from mechclln.fileio import refuse_existing
+
+    refuse_existing(args.out, args.force)   # before the refinement's training
     spec = spec_from_args(args, fitting_spec(args.run_dir, args.printer))
     rep = refine(args.run_dir, args.out, spec, args.material or "tpu95a", args.floor, args.force,
                  not args.quiet)

@@ -21,6 +21,7 @@ def register(subparsers) -> None:
     q.add_argument("--convergence", metavar="LEVELS", default=None,
                    help="instead of the check: mesh convergence of the linear target strains at these "
                         "elements-across levels, e.g. 1,2,3,4 (writes RUN/fem/convergence.json)")
+    q.add_argument("--force", action="store_true", help="replace an existing RUN/fem/fidelity.json (or convergence.json)")
     q.set_defaults(func=cmd_fem)
     q = subparsers.add_parser("finetune", help="FEM-in-the-loop coupled learning of the strut widths; writes "
                                                "RUN/finetune/part.json and finetune.json")
@@ -34,11 +35,13 @@ def register(subparsers) -> None:
                    help="mesh of the starting and the re-exported part, whose FEM errors are reported")
     q.add_argument("--learn-elements-across", type=int, default=1,
                    help="mesh used while learning (coarser is faster; it only steers the step size)")
+    q.add_argument("--force", action="store_true", help="replace an existing RUN/finetune/")
     q.set_defaults(func=cmd_finetune)
     q = subparsers.add_parser("lab-compare", help="measured target strains of a printed part (tracked hub "
                                                   "positions) against every model; writes RUN/lab/compare.json")
     q.add_argument("run_dir", type=Path)
     q.add_argument("tracks", type=Path, help="CSV with columns frame, hub, x, y (mm); frame 0 = rest")
+    q.add_argument("--force", action="store_true", help="replace an existing RUN/lab/")
     q.set_defaults(func=cmd_lab_compare)
     from .bench import add_arguments as bench_arguments   # stdlib + numpy only: DOLFINx loads in the workers
     q = subparsers.add_parser("fem-bench", help="FEM timings of a 500-strut 2D part: meshing, assembly, MUMPS "
@@ -56,9 +59,17 @@ def _summary(report: dict) -> dict:
             "dofs": report["mesh"]["dofs"], "seconds": round(report["timings_s"]["total"], 1)}
 
 
+def _refuse_existing(args: argparse.Namespace, output: str) -> None:
+    """Refuse an existing ``RUN_DIR/output`` without --force, before any meshing or solving."""
+    from mechclln.fileio import refuse_existing
+
+    refuse_existing(Path(args.run_dir) / output, args.force)
+
+
 def cmd_fem(args: argparse.Namespace) -> int:
     from .fidelity import check_run
 
+    _refuse_existing(args, "fem/convergence.json" if args.convergence else "fem/fidelity.json")
     if args.convergence:
         return _convergence(args)
 
@@ -102,6 +113,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from . import stack
     from .finetune import finetune_run
 
+    _refuse_existing(args, "finetune")
     r = finetune_run(args.run_dir, steps=args.steps, eta=args.eta, elements_across=args.elements_across,
                      step_fraction=args.step_fraction, growth=args.growth,
                      learn_elements_across=args.learn_elements_across)
@@ -115,6 +127,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 def cmd_lab_compare(args: argparse.Namespace) -> int:
     from .labcompare import compare
 
+    _refuse_existing(args, "lab")
     r = compare(args.run_dir, args.tracks)
     print(f"lab-compare: {len(r['frames'])} frames; rms error of the target strains: "
           + ", ".join(f"{k} {m['rms_error']:.3g}" for k, m in r["models"].items())

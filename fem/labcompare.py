@@ -17,7 +17,8 @@ Writes ``RUN/lab/compare.json`` and ``RUN/lab/compare.png``. Uses only the core 
 from __future__ import annotations
 
 import csv
-import json
+import io
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,47 +27,78 @@ import numpy as np
 from mechclln.errors import MechcllnError, fail
 
 COLUMNS = ("frame", "hub", "x", "y")
+INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]+)?|\.[0-9]+)([eE][+-]?[0-9]+)?")   # no "1.", "1e", "nan", "1_0"
+MAX_POSITION_MM = 1e4       # 10 m: a tracked hub further from the origin is a tracking or unit error
+MAX_ROWS = 10_000_000
+MAX_STRAIN = 1.0            # |measured strain| above 100 %: a mistracked hub, not a printed part
 
 
 def read_tracks(path: Path, n_nodes: int) -> dict[int, dict[int, np.ndarray]]:
-    """{frame: {hub: (x, y) mm}} from a tracks CSV; one-line errors name the file, column and fix."""
+    """{frame: {hub: (x, y) mm}} from a tracks CSV; one-line errors name the file (and line), column and fix."""
+    from mechclln.fileio import read_text
+
     path = Path(path)
-    if not path.exists():
-        raise MechcllnError(f"{path}: file not found; give the CSV of tracked hub positions "
-                            "(columns frame, hub, x, y)")
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        for col in COLUMNS:
-            if col not in header:
-                raise fail(str(path), col, f"column missing (header: {','.join(header) or 'empty'})",
-                           "the first line must name the columns frame,hub,x,y")
-        frames: dict[int, dict[int, np.ndarray]] = {}
-        for line, row in enumerate(reader, start=2):
-            row = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
-            vals = {}
-            for col, kind in zip(COLUMNS, (int, int, float, float)):
-                try:
-                    vals[col] = kind(row[col])
-                except ValueError:
-                    what = "an integer" if kind is int else "a number"
-                    raise fail(f"{path}:{line}", col, f"{row[col]!r} is not {what}",
-                               "write frame and hub as integers and x, y in mm") from None
-            if not np.isfinite([vals["x"], vals["y"]]).all():
-                raise fail(f"{path}:{line}", "x", "position is not finite", "drop untracked rows")
-            if not 0 <= vals["hub"] < n_nodes:
-                raise fail(f"{path}:{line}", "hub", f"node id {vals['hub']} is not in the network "
-                           f"(0..{n_nodes - 1})", "use the node ids of RUN/network.json")
-            frame = frames.setdefault(vals["frame"], {})
-            if vals["hub"] in frame:
-                raise fail(f"{path}:{line}", "hub", f"hub {vals['hub']} appears twice in frame {vals['frame']}",
+    text = read_text(path, "the CSV of tracked hub positions (columns frame, hub, x, y)")
+    rows = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(rows, [])]
+    except csv.Error as exc:
+        raise fail(f"{path}:1", "header", f"unreadable CSV ({exc})", "fix the first line") from None
+    for col in header:
+        if col not in COLUMNS:
+            raise fail(str(path), col or "(empty)", "is not a known column", "the first line must be frame,hub,x,y")
+        if header.count(col) > 1:
+            raise fail(str(path), col, "column appears twice in the header", "name each column once")
+    for col in COLUMNS:
+        if col not in header:
+            raise fail(str(path), col, f"column missing (header: {','.join(header) or 'empty'})",
+                       "the first line must name the columns frame,hub,x,y")
+    at = {col: header.index(col) for col in COLUMNS}
+    frames: dict[int, dict[int, np.ndarray]] = {}
+    line = 1
+    try:
+        for line, row in enumerate(rows, start=2):
+            if line > MAX_ROWS:
+                raise fail(str(path), "frame", f"more than {MAX_ROWS} rows", "split the tracks into several files")
+            if not row or all(not v.strip() for v in row):
+                continue
+            if len(row) != len(header):
+                raise fail(f"{path}:{line}", "row", f"has {len(row)} values, the header {len(header)} (truncated?)",
+                           "give frame, hub, x and y on every line")
+            frame, hub, x, y = (_value(path, line, col, row[at[col]]) for col in COLUMNS)
+            if frame < 0:
+                raise fail(f"{path}:{line}", "frame", f"{frame} is negative", "number frames 0, 1, 2, ...")
+            if not 0 <= hub < n_nodes:
+                raise fail(f"{path}:{line}", "hub", f"node id {hub} is not in the network (0..{n_nodes - 1})",
+                           "use the node ids of RUN/network.json")
+            for col, v in (("x", x), ("y", y)):
+                if abs(v) > MAX_POSITION_MM:
+                    raise fail(f"{path}:{line}", col, f"position {v:g} mm is beyond {MAX_POSITION_MM:g} mm",
+                               "give hub positions in mm")
+            pos = frames.setdefault(frame, {})
+            if hub in pos:
+                raise fail(f"{path}:{line}", "hub", f"hub {hub} appears twice in frame {frame}",
                            "keep one row per hub and frame")
-            frame[vals["hub"]] = np.array([vals["x"], vals["y"]])
+            pos[hub] = np.array([x, y])
+    except csv.Error as exc:
+        raise fail(f"{path}:{line + 1}", "row", f"unreadable CSV ({exc})", "fix the line") from None
     if 0 not in frames:
         raise fail(str(path), "frame", "no frame 0 (the rest state)", "add the hub positions at rest as frame 0")
     if len(frames) < 2:
         raise fail(str(path), "frame", "only the rest frame", "add at least one actuated frame")
     return frames
+
+
+def _value(path: Path, line: int, col: str, text: str):
+    """The integer (frame, hub) or number (x, y) in one CSV cell, written out in full."""
+    text = text.strip()
+    integer = col in ("frame", "hub")
+    if not (INTEGER if integer else NUMBER).fullmatch(text):
+        what = "an integer" if integer else "a number written out in full (e.g. 12.5 or 1.25e1)"
+        raise fail(f"{path}:{line}", col, f"{text!r} is not {what}",
+                   "write frame and hub as integers and x, y in mm")
+    return int(text) if integer else float(text)
 
 
 def measured_strains(frames, pairs: np.ndarray, path: Path, what: str) -> np.ndarray:
@@ -82,18 +114,33 @@ def measured_strains(frames, pairs: np.ndarray, path: Path, what: str) -> np.nda
         return np.array([np.linalg.norm(pos[j] - pos[i]) for i, j in pairs])
 
     rest = dist(frames[0])
-    return np.array([dist(frames[f]) / rest - 1.0 for f in sorted(frames) if f != 0])
+    bad = np.flatnonzero(rest <= 1e-9 * MAX_POSITION_MM)
+    if bad.size:
+        raise fail(str(path), "x", f"the {what} hubs {pairs[bad[0]].tolist()} coincide in frame 0",
+                   "track the hub centres of the part at rest as frame 0")
+    order = [f for f in sorted(frames) if f != 0]
+    eps = np.array([dist(frames[f]) / rest - 1.0 for f in order])
+    bad = np.argwhere(np.abs(eps) >= MAX_STRAIN)
+    if bad.size:
+        i, q = bad[0]
+        raise fail(str(path), "x", f"{what} pair {pairs[q].tolist()} is strained {eps[i, q]:.3g} in frame "
+                   f"{order[i]} (limit {MAX_STRAIN:.0%})", "check the tracking of those hubs in that frame")
+    return eps
 
 
-def fem_predictions(fidelity: dict, task, source_strains: np.ndarray) -> dict:
-    """Target strains of each FEM model at the given source strains, by the linear map fitted through
-    the fidelity examples (least squares, no intercept)."""
+def fem_predictions(path: Path, task, source_strains: np.ndarray) -> dict:
+    """Target strains of each FEM model of the fidelity report ``path`` at the given source strains, by
+    the linear map fitted through the report's examples (least squares, no intercept)."""
+    from mechclln.fileio import read_data
+    from mechclln.schema import Fields
+
+    models = Fields(read_data(path), str(path)).obj("models")
     out = {}
-    for name, m in fidelity["models"].items():
-        if not name.startswith("fem_"):
-            continue
-        M, *_ = np.linalg.lstsq(task.source_strains, np.asarray(m["target_strains"]), rcond=None)
-        out[name] = source_strains @ M
+    for name in models.data:
+        if str(name).startswith("fem_"):
+            m = models.obj(name).array("target_strains", shape=task.target_strains.shape)
+            M, *_ = np.linalg.lstsq(task.source_strains, m, rcond=None)
+            out[name] = source_strains @ M
     return out
 
 
@@ -102,6 +149,7 @@ def compare(run_dir, tracks) -> dict:
     from mechclln.fileio import write_json
     from mechclln.geometry.print_state import compare_printed
     from mechclln.network import load
+    from mechclln.rundir import staged_directory
     from mechclln.task import load_task
 
     run_dir, tracks = Path(run_dir), Path(tracks)
@@ -109,7 +157,8 @@ def compare(run_dir, tracks) -> dict:
         if not (run_dir / name).exists():
             raise MechcllnError(f"{run_dir / name}: file not found; give a run directory written by "
                                 "`mechclln train` or `mechclln demo`")
-    net, task = load(run_dir / "network.json"), load_task(run_dir / "task.json")
+    net = load(run_dir / "network.json")
+    task = load_task(run_dir / "task.json", net)
     if len(task.source_nodes) or len(task.target_nodes) or not len(task.source_pairs) \
             or not len(task.target_pairs):
         raise fail(str(run_dir / "task.json"), "source_pairs",
@@ -125,16 +174,15 @@ def compare(run_dir, tracks) -> dict:
               "printed_springs": springs.printed.target_strains}
     fid_path = run_dir / "fem" / "fidelity.json"
     if fid_path.exists():
-        models.update(fem_predictions(json.loads(fid_path.read_text()), task, src))
+        models.update(fem_predictions(fid_path, task, src))
     report = {"run": str(run_dir), "tracks": str(tracks), "frames": [f for f in sorted(frames) if f != 0],
               "measured_source_strains": src, "measured_target_strains": tgt,
               "fem_included": fid_path.exists(),
               "models": {k: {"target_strains": v, "rms_error": float(np.sqrt(np.mean((v - tgt) ** 2))),
                              "max_abs_error": float(np.abs(v - tgt).max())} for k, v in models.items()}}
-    out = run_dir / "lab"
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "compare.json", report)
-    _plot(report, out / "compare.png")
+    with staged_directory(run_dir / "lab", force=True) as tmp:    # complete or absent (the CLI asks --force)
+        write_json(tmp / "compare.json", report)
+        _plot(report, tmp / "compare.png")
     return report
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from mechclln.errors import fail
 from mechclln.fileio import read_data, write_json
 from mechclln.network import Network
+from mechclln.schema import Fields, header
 
 from .materials import Material, get_material
 from .sections import Sections, length_scale, sections, stiffness_scale
@@ -29,6 +30,10 @@ from .spec import PartSpec
 
 FORMAT = "mechclln.part"
 VERSION = 1
+FIELDS = ("format", "version", "units", "dim", "nodes", "edges", "width", "hub_radius", "hole_radius", "hole_nodes",
+          "thickness", "plane_stress", "material", "spec", "stiffness_scale_N_per_mm", "scale_mm", "sources",
+          "targets", "pinned", "free_length", "width_raw", "edge_ids")
+UNITS = {"length": "mm", "force": "N", "stress": "MPa"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,7 +91,7 @@ class Part:
 
     def to_dict(self) -> dict:
         return {
-            "format": FORMAT, "version": VERSION, "units": {"length": "mm", "force": "N", "stress": "MPa"},
+            "format": FORMAT, "version": VERSION, "units": dict(UNITS),
             "dim": self.dim, "nodes": self.nodes, "edges": self.edges, "width": self.width,
             "hub_radius": self.hub_radius, "hole_radius": self.hole_radius, "hole_nodes": self.hole_nodes,
             "thickness": self.thickness, "plane_stress": self.plane_stress, "material": self.material.to_dict(),
@@ -168,23 +173,56 @@ def save_part(part: Part, path) -> Path:
     return write_json(path, part.to_dict())
 
 
+MAX_STRUTS = 50_000    # far above what fits a print bed or a FEM mesh; the checks are O(struts log struts)
+MAX_COORDINATE_MM = 1e4
+
+
 def load_part(path) -> Part:
-    """Read a part JSON written by :func:`save_part`."""
-    d = read_data(path)
-    if d.get("format") != FORMAT:
-        raise fail(str(path), "format", f"is {d.get('format')!r}, not a part file", f"give a '{FORMAT}' file")
-    arr = lambda key, dt=float: np.asarray(d[key], dt)  # noqa: E731
-    try:
-        return Part(nodes=arr("nodes"), edges=arr("edges", np.int64).reshape(-1, 2), width=arr("width"),
-                    hub_radius=float(d["hub_radius"]), hole_radius=float(d["hole_radius"]),
-                    hole_nodes=arr("hole_nodes", np.int64), thickness=float(d["thickness"]),
-                    material=Material(**d["material"]), spec=PartSpec(**d["spec"]).validate(str(path)),
-                    kappa=float(d["stiffness_scale_N_per_mm"]), scale=float(d["scale_mm"]),
-                    sources=arr("sources", np.int64), targets=arr("targets", np.int64),
-                    pinned=arr("pinned", np.int64), free_length=arr("free_length"), width_raw=arr("width_raw"),
-                    edge_ids=None if d.get("edge_ids") is None else arr("edge_ids", np.int64))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise fail(str(path), str(exc).strip("'"), "missing or malformed", "re-export the part") from None
+    """Read and validate a part JSON written by :func:`save_part` (every field: :mod:`mechclln.schema`)."""
+    f = Fields(read_data(path), str(path)).known(FIELDS)
+    header(f, FORMAT, VERSION, required=True)
+    u = f.obj("units").known(tuple(UNITS))
+    for key, unit in UNITS.items():
+        u.string(key, choices=(unit,))
+    dim = f.integer("dim", choices=(2, 3))
+    nodes = f.array("nodes", shape=(None, dim), ge=-MAX_COORDINATE_MM, le=MAX_COORDINATE_MM, unit="mm")
+    if len(nodes) < 2:
+        raise f.fail("nodes", f"a part needs at least 2 hubs, got {len(nodes)}", "give the hub centres")
+    edges = f.ids("edges", len(nodes), shape=(None, 2))
+    if not 1 <= len(edges) <= MAX_STRUTS:
+        raise f.fail("edges", f"{len(edges)} struts, expected 1..{MAX_STRUTS}", "give the struts of one part")
+    loop = np.flatnonzero(edges[:, 0] == edges[:, 1])
+    if loop.size:
+        raise f.fail(f"edges[{loop[0]}]", f"strut joins hub {edges[loop[0], 0]} to itself", "remove it")
+    n_e = len(edges)
+    hub = f.number("hub_radius", gt=0, unit="mm")
+    holes = f.ids("hole_nodes", len(nodes))
+    terminals = {key: f.ids(key, len(nodes)) for key in ("sources", "targets", "pinned")}
+    for key, ids in terminals.items():
+        missing = np.setdiff1d(ids, holes)
+        if missing.size:
+            raise f.fail(key, f"hub {missing[0]} has no pin hole (not in hole_nodes)", "re-export the part")
+    plane = f.boolean("plane_stress")
+    if plane != (dim == 2):
+        raise f.fail("plane_stress", f"is {plane} for a {dim}D part", "sheets (dim 2) are plane stress, 3D parts not")
+    material = f.obj("material").known(tuple(Material.__dataclass_fields__))
+    mat = Material(name=material.string("name"), youngs_modulus=material.number("youngs_modulus", gt=0, unit="MPa"),
+                   poisson_ratio=material.number("poisson_ratio", gt=-1, lt=0.5),
+                   density=material.number("density", gt=0), allowable_strain=material.number("allowable_strain", gt=0),
+                   min_feature=material.number("min_feature", gt=0, unit="mm"),
+                   description=material.string("description", ""))
+    positive = dict(shape=(n_e,), gt=0, unit="mm")
+    edge_ids = f.ids("edge_ids", None, None, what="edge", nullable=True)
+    if edge_ids is not None and len(edge_ids) != n_e:
+        raise f.fail("edge_ids", f"expected {n_e} entries (one per strut), got {len(edge_ids)}", "re-export the part")
+    return Part(nodes=nodes, edges=edges, width=f.array("width", **positive), hub_radius=hub,
+                hole_radius=f.number("hole_radius", gt=0, lt=hub, unit="mm"), hole_nodes=holes,
+                thickness=f.number("thickness", **({"gt": 0} if dim == 2 else {"ge": 0}), unit="mm"),
+                material=mat, spec=PartSpec.from_fields(f.obj("spec")),
+                kappa=f.number("stiffness_scale_N_per_mm", gt=0, unit="N/mm"), scale=f.number("scale_mm", gt=0),
+                free_length=f.array("free_length", None, nullable=True, **positive),
+                width_raw=f.array("width_raw", None, nullable=True, **positive), edge_ids=edge_ids,
+                **terminals)
 
 
 def hole_axes(part: Part) -> np.ndarray:

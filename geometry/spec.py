@@ -11,11 +11,16 @@ the spring model.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 
 from mechclln.errors import fail
+from mechclln.schema import Fields
 
 from .materials import Material, get_material
+
+
+MIN_SEGMENTS, MAX_SEGMENTS = 12, 720
 
 
 @dataclass(frozen=True)
@@ -42,37 +47,48 @@ class PartSpec:
         lo = mat.min_feature if self.min_width is None else max(self.min_width, mat.min_feature)
         return lo, self.max_width
 
-    def validate(self, source: str | None = "part spec") -> "PartSpec":
+    def validate(self, source: str | None = "part spec", prefix: str = "") -> "PartSpec":
+        """Check ranges and consistency; ``prefix`` names the spec inside a file (e.g. ``"spec."``)."""
+        def bad(name, problem, fix):
+            return fail(source, prefix + name, problem, fix)
+
+        for name, value in asdict(self).items():
+            if value is not None and not math.isfinite(value):
+                raise bad(name, f"must be finite, got {value}", "give a finite number")
         positive = ("scale", "thickness", "hub_radius", "hole_diameter", "nominal_width", "max_width")
         for name in positive:
             if not getattr(self, name) > 0:
-                raise fail(source, name, f"must be > 0 mm, got {getattr(self, name)}", "give a positive length")
+                raise bad(name, f"must be > 0 mm, got {getattr(self, name)}", "give a positive length")
         if self.max_width >= 2 * self.hub_radius:
-            raise fail(source, "max_width", f"{self.max_width} mm is not below the hub diameter "
-                       f"{2 * self.hub_radius} mm", "raise hub_radius or lower max_width")
+            raise bad("max_width", f"{self.max_width} mm is not below the hub diameter {2 * self.hub_radius} mm",
+                      "raise hub_radius or lower max_width")
+        if self.min_width is not None and not 0 < self.min_width < self.max_width:
+            raise bad("min_width", f"must be in (0, max_width = {self.max_width}) mm, got {self.min_width}",
+                      "give a smaller positive width or leave it unset")
         if self.hole_diameter >= 2 * self.hub_radius:
-            raise fail(source, "hole_diameter", f"{self.hole_diameter} mm does not fit in a hub of radius "
-                       f"{self.hub_radius} mm", "lower hole_diameter or raise hub_radius")
+            raise bad("hole_diameter", f"{self.hole_diameter} mm does not fit in a hub of radius "
+                      f"{self.hub_radius} mm", "lower hole_diameter or raise hub_radius")
         if not 0 < self.neck_fraction <= 1:
-            raise fail(source, "neck_fraction", f"must be in (0, 1], got {self.neck_fraction}",
-                       "use 1 for no necks")
+            raise bad("neck_fraction", f"must be in (0, 1], got {self.neck_fraction}", "use 1 for no necks")
         if self.neck_length < 0:
-            raise fail(source, "neck_length", f"must be >= 0, got {self.neck_length}", "give 0 for no necks")
+            raise bad("neck_length", f"must be >= 0, got {self.neck_length}", "give 0 for no necks")
         if self.stiffness_scale is not None and not self.stiffness_scale > 0:
-            raise fail(source, "stiffness_scale", f"must be > 0 N/mm, got {self.stiffness_scale}",
-                       "give a positive value or leave it unset")
-        if self.segments < 12:
-            raise fail(source, "segments", f"{self.segments} is too coarse", "use at least 12")
+            raise bad("stiffness_scale", f"must be > 0 N/mm, got {self.stiffness_scale}",
+                      "give a positive value or leave it unset")
+        if not MIN_SEGMENTS <= self.segments <= MAX_SEGMENTS:
+            raise bad("segments", f"{self.segments} is outside {MIN_SEGMENTS}..{MAX_SEGMENTS}",
+                      f"use {MIN_SEGMENTS} to {MAX_SEGMENTS} segments per circle")
         return self
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "part spec") -> "PartSpec":
-        """The spec a :meth:`to_dict` wrote (e.g. ``printable.json["spec"]``), validated."""
-        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise fail(source, unknown[0], "is not a part-spec field", "remove it (fields: "
-                       + ", ".join(cls.__dataclass_fields__) + ")")
-        return cls(**d).validate(source)
+    def from_fields(cls, f: Fields) -> "PartSpec":
+        """The spec a :meth:`to_dict` wrote, read from a file's object ``f`` (e.g. ``printable.json``'s
+        ``spec``): every field present, typed and in range."""
+        f.known(tuple(cls.__dataclass_fields__))
+        optional = {"min_width", "stiffness_scale"}
+        values = {name: f.number(name, nullable=name in optional) for name in asdict(cls()) if name != "segments"}
+        values["segments"] = f.integer("segments")
+        return cls(**values).validate(f.source, f"{f.prefix}." if f.prefix else "")

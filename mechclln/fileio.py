@@ -85,14 +85,46 @@ def read_npz(path) -> dict:
         raise MechcllnError(f"{path}: not a readable NPZ file ({exc}); regenerate it") from None
 
 
-def read_data(path) -> dict:
-    """Read a JSON (or, by extension, TOML) file into a dict, with one-line errors."""
+MAX_FILE_BYTES = 1 << 30     # 1 GiB: larger than any network this package can train in memory
+
+
+def read_text(path, what: str = "a JSON or TOML file") -> str:
+    """The UTF-8 text of a user file, with one-line errors for a missing file, a folder, a file over
+    :data:`MAX_FILE_BYTES` or bytes that are not UTF-8."""
     path = Path(path)
     if not path.exists():
         raise MechcllnError(f"{path}: file not found; check the path")
     if path.is_dir():
-        raise MechcllnError(f"{path}: is a folder, expected a JSON or TOML file; give the file's path")
-    text = path.read_text(errors="replace")
+        raise MechcllnError(f"{path}: is a folder, expected {what}; give the file's path")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise MechcllnError(f"{path}: {size / 2**20:.0f} MiB is over the {MAX_FILE_BYTES >> 20} MiB limit for "
+                            "input files; give a smaller file")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MechcllnError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from None
+    except OSError as exc:
+        raise MechcllnError(f"{path}: cannot be read ({exc.strerror}); check the file") from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs):
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return data
+
+
+def read_data(path) -> dict:
+    """Read a JSON (or, by extension, TOML) file into a dict, with one-line errors (duplicate keys,
+    nesting too deep for the parser and numbers too long to parse included)."""
+    path = Path(path)
+    text = read_text(path)
     if path.suffix.lower() == ".toml":
         import tomllib
 
@@ -100,13 +132,28 @@ def read_data(path) -> dict:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise MechcllnError(f"{path}: malformed TOML ({exc}); fix the syntax") from None
+        except RecursionError:
+            raise MechcllnError(f"{path}: nested too deeply to parse; fix the content") from None
     else:
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as exc:
             raise MechcllnError(
                 f"{path}: malformed JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); fix the syntax"
             ) from None
+        except _DuplicateKey as exc:
+            raise MechcllnError(f"{path}: field '{exc.args[0]}': appears twice in one object; keep one") from None
+        except RecursionError:
+            raise MechcllnError(f"{path}: nested too deeply to parse; fix the content") from None
+        except ValueError as exc:      # e.g. an integer literal over Python's digit limit
+            raise MechcllnError(f"{path}: unreadable JSON ({exc}); fix the content") from None
     if not isinstance(data, dict):
         raise MechcllnError(f"{path}: top level must be an object with named fields; wrap the content in {{...}}")
     return data
+
+
+def refuse_existing(path, force: bool) -> None:
+    """Before any work: refuse to replace an existing file or non-empty folder ``path`` unless ``force``."""
+    path = Path(path)
+    if not force and (path.is_file() or path.is_dir() and any(path.iterdir())):
+        raise MechcllnError(f"{path}: exists; pass --force to replace it or choose another output")

@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import MechcllnError, fail
 from .fileio import read_data, write_json
+from .schema import Fields, header
 
 FORMAT = "mechclln.network"
 VERSION = 1
@@ -144,53 +145,34 @@ def to_dict(net: Network) -> dict:
     }
 
 
+FIELDS = ("format", "version", "dim", "units", "nodes", "edges", "stiffness", "rest_length", "pinned", "meta")
+UNITS = {"length": ("1", "mm"), "stiffness": ("1", "N/mm")}
+
+
 def from_dict(data: dict, source: str | None = None) -> Network:
-    """Parse and validate a network dict (the JSON file's content)."""
-    if data.get("format", FORMAT) != FORMAT:
-        raise fail(source, "format", f"is {data.get('format')!r}, not a network file",
-                   f"give a file whose format is '{FORMAT}'")
-    if int(data.get("version", VERSION)) > VERSION:
-        raise fail(source, "version", f"{data['version']} is newer than this mechclln reads ({VERSION})",
-                   "upgrade mechclln")
-    for key in ("nodes", "edges"):
-        if key not in data:
-            raise fail(source, key, "missing", f"add the '{key}' list")
-
-    def arr(key, dtype, default=None):
-        if key not in data:
-            return default
-        try:
-            a = np.array(data[key], dtype=dtype)
-        except (TypeError, ValueError):
-            raise fail(source, key, "contains non-numeric or ragged entries", "give a rectangular list of numbers") from None
-        return a
-
-    x = arr("nodes", float)
-    edges_f = arr("edges", float)
-    if edges_f.size and (edges_f.ndim != 2 or not np.all(np.isfinite(edges_f)) or np.any(edges_f != np.round(edges_f))):
-        raise fail(source, "edges", "entries must be pairs of integer node ids", "list each edge as [i, j]")
-    edges = edges_f.astype(np.int64).reshape(-1, 2) if edges_f.size else np.zeros((0, 2), np.int64)
-    if "dim" in data and x.ndim == 2 and int(data["dim"]) != x.shape[1]:
-        raise fail(source, "dim", f"says {data['dim']} but nodes have {x.shape[1]} coordinates",
-                   "make them agree")
-    k = arr("stiffness", float, None)
-    l = arr("rest_length", float, None)
-    pinned = arr("pinned", float, np.zeros(0)).ravel()
-    if pinned.size and np.any(pinned != np.round(pinned)):
-        raise fail(source, "pinned", "entries must be integer node ids", "list node ids")
-    if x.ndim != 2:
-        validate_arrays(x, edges, np.ones(len(edges)), np.ones(len(edges)), pinned.astype(np.int64), source)
-    if k is None:
-        k = np.ones(len(edges))
-    if l is None:
-        ok = len(edges) and edges.min() >= 0 and edges.max() < len(x)
-        l = np.linalg.norm(x[edges[:, 0]] - x[edges[:, 1]], axis=1) if ok else np.ones(len(edges))
-    units = data.get("units", DEFAULT_UNITS)
-    if not isinstance(units, dict):
-        raise fail(source, "units", "must be an object like {\"length\": \"mm\", \"stiffness\": \"N/mm\"}",
-                   "fix the units entry")
-    net = Network(x=x, edges=edges, k=k, l=l, pinned=pinned.astype(np.int64), units=dict(units),
-                  meta=dict(data.get("meta", {})))
+    """Parse and validate a network dict (the JSON file's content): every field's type, shape, range and
+    ids (:mod:`mechclln.schema`), then the geometry (:func:`validate_arrays`)."""
+    f = Fields(data, source).known(FIELDS)
+    header(f, FORMAT, VERSION)
+    x = f.array("nodes", shape=(None, (2, 3)))
+    if "dim" in f.data:
+        dim = f.integer("dim", choices=(2, 3))
+        if len(x) and dim != x.shape[1]:
+            raise f.fail("dim", f"says {dim} but nodes have {x.shape[1]} coordinates", "make them agree")
+    edges = f.ids("edges", len(x), shape=(None, 2), unique=False)
+    n_e = len(edges)
+    k = f.array("stiffness", np.ones(n_e), shape=(n_e,))
+    l = f.array("rest_length", None, shape=(n_e,))
+    pinned = f.ids("pinned", len(x), np.zeros(0, np.int64))
+    u = f.obj("units", dict(DEFAULT_UNITS)).known(tuple(UNITS))
+    units = {key: u.string(key, DEFAULT_UNITS[key], choices=choices) for key, choices in UNITS.items()}
+    meta = f.obj("meta", {})
+    if "left_out_edges" in meta.data:
+        meta.ids("left_out_edges", n_e, what="edge")
+    if l is None and n_e:
+        l = np.linalg.norm(x[edges[:, 0]] - x[edges[:, 1]], axis=1)
+    net = Network(x=x, edges=edges, k=k, l=np.ones(0) if l is None else l, pinned=pinned, units=units,
+                  meta=dict(meta.data))
     return net.validate(source)
 
 

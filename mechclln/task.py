@@ -26,9 +26,11 @@ import numpy as np
 from .errors import MechcllnError, fail
 from .fileio import read_data, write_json
 from .network import Network
+from .schema import Fields, header
 
 FORMAT = "mechclln.task"
 VERSION = 1
+FIELDS = ("format", "version", "sources", "targets", "examples", "meta")
 
 
 def _i2(a=()):
@@ -166,73 +168,75 @@ def to_dict(task: Task) -> dict:
             "meta": task.meta}
 
 
-def _terminals(data, key, source):
-    items = data.get(key)
-    if not isinstance(items, list) or not items:
-        raise fail(source, key, "missing or empty", f"give a list of {key} like [{{\"nodes\": [i, j]}}]")
+def _terminals(f: Fields, key: str):
+    """(pairs, r0 (NaN where absent), node terminals (node, axis), order) of the ``key`` list."""
     pairs, r0, nodes, order = [], [], [], []
-    for q, it in enumerate(items):
-        if not isinstance(it, dict):
-            raise fail(source, f"{key}[{q}]", "must be an object", 'write {"nodes": [i, j], "r0": ...}')
-        if "nodes" in it:
-            p = it["nodes"]
-            if not (isinstance(p, list) and len(p) == 2 and all(isinstance(v, int) for v in p)):
-                raise fail(source, f"{key}[{q}].nodes", f"expected two integer node ids, got {p!r}", "fix it")
+    for t in f.objects(key, min_len=1):
+        if "nodes" in t.data:
+            t.known(("nodes", "r0"))
+            p = t.ids("nodes", None, shape=(2,))
+            if p[0] == p[1]:
+                raise t.fail("nodes", f"pair joins node {p[0]} to itself", "use two different nodes")
             pairs.append(p)
-            r0.append(it.get("r0", np.nan))
+            r0.append(t.number("r0", np.nan, gt=0))
             order.append(("pair", len(pairs) - 1))
-        elif "node" in it:
-            if not isinstance(it["node"], int) or not isinstance(it.get("axis", None), int):
-                raise fail(source, f"{key}[{q}]", "node terminals need integer 'node' and 'axis'", "add them")
-            nodes.append([it["node"], it["axis"]])
+        elif "node" in t.data:
+            t.known(("node", "axis"))
+            nodes.append([t.integer("node", ge=0), t.integer("axis", choices=(0, 1, 2))])
             order.append(("node", len(nodes) - 1))
         else:
-            raise fail(source, f"{key}[{q}]", "has neither 'nodes' (a pair) nor 'node'", "add one of them")
-    try:
-        r0 = np.array(r0, dtype=float)
-    except (TypeError, ValueError):
-        raise fail(source, f"{key}[].r0", "must be numbers", "fix the r0 values") from None
-    return _i2(pairs), r0, _i2(nodes), order
+            raise fail(f.source, t.prefix, "has neither 'nodes' (a pair) nor 'node'",
+                       'write {"nodes": [i, j]} or {"node": n, "axis": a}')
+    pairs, nodes = _i2(pairs), _i2(nodes)
+    for what, arr in (("pair", np.sort(pairs, axis=1)), ("node terminal", nodes)):
+        _, first, counts = np.unique(arr, axis=0, return_index=True, return_counts=True)
+        if (counts > 1).any():
+            raise f.fail(key, f"{what} {arr[first[np.argmax(counts > 1)]].tolist()} is listed twice",
+                         "list each terminal once")
+    return pairs, np.array(r0, float), nodes, order
+
+
+def _overlap(f: Fields, a: np.ndarray, b: np.ndarray, what: str) -> None:
+    common = {tuple(r) for r in a.tolist()} & {tuple(r) for r in b.tolist()}
+    if common:
+        raise f.fail("targets", f"{what} {list(min(common))} is also a source",
+                     "a terminal is either a source or a target")
 
 
 def from_dict(data: dict, net: Network | None = None, source: str | None = None) -> Task:
-    """Parse a task dict; with ``net`` it is validated against that network (missing r0 filled in)."""
-    if data.get("format", FORMAT) != FORMAT:
-        raise fail(source, "format", f"is {data.get('format')!r}, not a task file", f"use format '{FORMAT}'")
-    sp, sr0, sn, s_order = _terminals(data, "sources", source)
-    tp, tr0, tn, t_order = _terminals(data, "targets", source)
-    examples = data.get("examples")
-    if not isinstance(examples, list) or not examples:
-        raise fail(source, "examples", "missing or empty", 'add [{"sources": [...], "targets": [...]}]')
+    """Parse a task dict (every field checked, :mod:`mechclln.schema`); with ``net`` it is validated
+    against that network (missing r0 filled in)."""
+    f = Fields(data, source).known(FIELDS)
+    header(f, FORMAT, VERSION)
+    sp, sr0, sn, s_order = _terminals(f, "sources")
+    tp, tr0, tn, t_order = _terminals(f, "targets")
+    _overlap(f, np.sort(sp, axis=1), np.sort(tp, axis=1), "pair")
+    _overlap(f, sn, tn, "node terminal")
 
-    def split(q, ex, key, order, n_pair, n_node):
-        vals = ex.get(key) if isinstance(ex, dict) else None
-        if not isinstance(vals, list) or len(vals) != len(order):
-            raise fail(source, f"examples[{q}].{key}", f"expected {len(order)} numbers, got {vals!r}",
-                       f"give one value per entry of '{key}'")
-        try:
-            vals = np.array(vals, dtype=float)
-        except (TypeError, ValueError):
-            raise fail(source, f"examples[{q}].{key}", "must be numbers", "fix the values") from None
+    def split(ex: Fields, key, order, n_pair, n_node):
+        vals = ex.array(key, shape=(len(order),))
         pv, nv = np.zeros(n_pair), np.zeros(n_node)
         for v, (kind, idx) in zip(vals, order):
             (pv if kind == "pair" else nv)[idx] = v
         return pv, nv
 
     ss, sd, ts, td = [], [], [], []
-    for q, ex in enumerate(examples):
-        a, b = split(q, ex, "sources", s_order, len(sp), len(sn))
-        c, d = split(q, ex, "targets", t_order, len(tp), len(tn))
+    for ex in f.objects("examples", min_len=1):
+        ex.known(("sources", "targets"))
+        a, b = split(ex, "sources", s_order, len(sp), len(sn))
+        c, d = split(ex, "targets", t_order, len(tp), len(tn))
         ss.append(a), sd.append(b), ts.append(c), td.append(d)
+    meta = dict(f.obj("meta", {}).data)
     if net is not None:
         for pairs, r0 in ((sp, sr0), (tp, tr0)):
             miss = np.isnan(r0)
-            if miss.any() and len(pairs) and pairs.max() < net.n_nodes and pairs.min() >= 0:
+            if miss.any() and pairs.max() < net.n_nodes:
                 r0[miss] = np.linalg.norm(net.x[pairs[miss, 0]] - net.x[pairs[miss, 1]], axis=1)
     elif np.isnan(sr0).any() or np.isnan(tr0).any():
         raise fail(source, "r0", "missing for a pair", "add r0 or load the task together with its network")
-    task = Task(sp, sr0, tp, tr0, np.array(ss), np.array(ts), sn, tn, np.array(sd), np.array(td),
-                meta=dict(data.get("meta", {})))
+    rows = lambda v, n: np.array(v, float).reshape(len(v), n)  # noqa: E731
+    task = Task(sp, sr0, tp, tr0, rows(ss, len(sp)), rows(ts, len(tp)), sn, tn, rows(sd, len(sn)),
+                rows(td, len(tn)), meta=meta)
     return task.validate(net, source) if net is not None else task
 
 
