@@ -1,0 +1,417 @@
+"""Frame model of a printed strut part: rigid hubs joined by Timoshenko struts (DESIGN.md section 4).
+
+Units are the part's: mm, N, MPa. A hub is a rigid disc (2D) or ball (3D) of radius ``R`` at node ``i``
+with dofs ``(u_x, u_y, theta)`` (2D) or ``(u_x, u_y, u_z, theta_x, theta_y, theta_z)`` (3D, a small
+rotation vector). Strut ``e`` of width ``w_e`` (2D: a ``w x t`` rectangle bending in the sheet's plane;
+3D: round, ``w`` = diameter) runs from hub edge to hub edge: its ends sit where its sides meet the hub
+circle, at the rigid offset ``a = sqrt(R^2 - w^2/4)`` from each centre, so its free length is
+``L_f = L - 2a``. A strut of width 0 is removed: no element, never a soft stand-in.
+
+Each strut's energy is that of a Timoshenko beam in its natural deformations: the extension of its chord
+``p_a = l - L_f`` and its end rotations relative to the chord ``phi_1, phi_2`` (3D: about two axes, plus
+the twist)::
+
+    u_e = EA/(2 L_f) p_a^2 + 1/2 [phi_1 phi_2] Kb [phi_1 phi_2]^T  (+ GJ/(2 L_f) twist^2 in 3D),
+    Kb  = EI / (L_f (1 + Phi)) [[4 + Phi, 2 - Phi], [2 - Phi, 4 + Phi]],   Phi = 12 EI / (kappa G A L_f^2)
+
+(shear coefficient kappa = 5/6 for the rectangle, 6(1+nu)/(7+6nu) for the circle). The *linear* model
+linearises the natural deformations about the printed, stress-free positions; the *corotational* model
+(2D) uses them exactly: hubs turn by finite angles, the chord's length and direction are the current ones.
+Tangent stiffnesses come from the analytic end forces by the complex step, and so do all derivatives with
+respect to the widths (the element is analytic in ``w``): exact to round-off, no finite differences.
+
+Inputs and outputs mean what they mean for the springs and for FEM: a pair's strain is the change of its
+hub-centre distance over the printed distance (linear: ``b . (u_j - u_i) / r0``; corotational:
+``|x_j + u_j - x_i - u_i| / r0 - 1``), imposed by Lagrange multipliers; a pin fixes a hub's translation
+and leaves its rotation free; rigid motion the pins leave free is removed by zero-mean constraints.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from .errors import MechcllnError
+
+H_CS = 1e-30          # complex-step size: derivatives exact to round-off (no subtraction)
+
+
+@dataclass(frozen=True, eq=False)
+class FrameState:
+    """One equilibrium: hub dofs ``q`` (N, 3) in 2D or (N, 6) in 3D [mm, rad], the multipliers ``lam`` of
+    its constraint rows (pins, gauge, then pairs: ``-lam_pair / r0`` is a pair's tension [N]) and the
+    imposed pairs with their strains; ``kkt`` is the factored KKT matrix at the state (for adjoints)."""
+
+    q: np.ndarray
+    lam: np.ndarray
+    pairs: np.ndarray
+    strains: np.ndarray
+    linear: bool
+    kkt: object = None
+    iterations: int = 0
+
+    @property
+    def u(self) -> np.ndarray:
+        """Hub-centre displacements (N, d) [mm]."""
+        return self.q[:, : (2 if self.q.shape[1] == 3 else 3)]
+
+
+def _perp(v):
+    """2D vectors turned by +90 degrees (the derivative of a rotation at angle 0)."""
+    return np.stack([-v[..., 1], v[..., 0]], axis=-1)
+
+
+def _dot(a, b):
+    return np.einsum("...d,...d->...", a, b)
+
+
+def _skew(v):
+    """(m, 3, 3) matrices with ``skew(v) t = v x t``."""
+    s = np.zeros(v.shape[:-1] + (3, 3), dtype=v.dtype)
+    s[..., 0, 1], s[..., 0, 2], s[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
+    return s - np.swapaxes(s, -1, -2)
+
+
+class Frame:
+    """Rigid hubs at ``x`` (N, d) [mm] joined by struts ``edges`` (E, 2) of Young's modulus ``E`` [MPa] and
+    Poisson ratio ``nu``, hubs of radius ``R`` [mm]; ``thickness`` [mm] of a 2D sheet (None in 3D: round
+    struts); ``pinned`` node ids (translation fixed, rotation free)."""
+
+    def __init__(self, x, edges, E: float, nu: float, R: float, thickness: float | None = None, pinned=()):
+        self.x = np.asarray(x, float)
+        self.edges = np.asarray(edges, np.int64).reshape(-1, 2)
+        self.dim = self.x.shape[1] if self.x.ndim == 2 else 0
+        if self.dim not in (2, 3):
+            raise MechcllnError(f"frame: positions must be (N, 2) or (N, 3), got shape {self.x.shape}")
+        if self.dim == 2 and not (thickness is not None and thickness > 0):
+            raise MechcllnError("frame: a 2D sheet needs a thickness > 0 mm")
+        if not (E > 0 and -1 < nu < 0.5 and R > 0):
+            raise MechcllnError(f"frame: need E > 0, -1 < nu < 0.5 and R > 0, got E={E}, nu={nu}, R={R}")
+        self.E, self.nu, self.R, self.t = float(E), float(nu), float(R), thickness
+        self.G = self.E / (2 * (1 + self.nu))
+        self.nd = 3 if self.dim == 2 else 6                  # dofs per hub
+        self.n = len(self.x)
+        self.ndof = self.n * self.nd
+        self.pinned = np.unique(np.asarray(pinned, np.int64).ravel())
+        d = self.x[self.edges[:, 1]] - self.x[self.edges[:, 0]]
+        self.L = np.linalg.norm(d, axis=1)
+        if np.any(self.L <= 2 * self.R):
+            bad = int(np.argmax(self.L <= 2 * self.R))
+            raise MechcllnError(f"frame: hubs of radius {R} mm overlap along strut {bad} (length {self.L[bad]:.3g} mm)")
+        self.e0 = d / self.L[:, None]
+        if self.dim == 3:   # two unit vectors perpendicular to each axis: the bending planes
+            helper = np.where(np.abs(self.e0[:, [0]]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]])
+            n1 = np.cross(self.e0, helper)
+            self.n1 = n1 / np.linalg.norm(n1, axis=1)[:, None]
+            self.n2 = np.cross(self.e0, self.n1)
+        dofs = np.arange(self.ndof).reshape(self.n, self.nd)
+        self.edofs = np.concatenate([dofs[self.edges[:, 0]], dofs[self.edges[:, 1]]], axis=1)   # (E, 2 nd)
+        self._fixed = self._fixed_rows()
+
+    @classmethod
+    def of_part(cls, part, pinned=None) -> "Frame":
+        """The frame of a geometry part (:class:`mechclln.geometry.part.Part`: mm, its material and hubs)."""
+        m = part.material
+        return cls(part.nodes, part.edges, m.youngs_modulus, m.poisson_ratio, part.hub_radius,
+                   part.thickness if part.dim == 2 else None, part.pinned if pinned is None else pinned)
+
+    # --------------------------------------------------------------------------- one element
+    def section(self, w):
+        """(EA, EI, GJ, kappa G A, rigid offset a, free length L_f) of struts of width ``w`` (complex ok)."""
+        if self.dim == 2:
+            A, I, J, kappa = w * self.t, self.t * w ** 3 / 12, 0 * w, 5.0 / 6.0
+        else:
+            A, I = np.pi * w ** 2 / 4, np.pi * w ** 4 / 64
+            J, kappa = 2 * I, 6 * (1 + self.nu) / (7 + 6 * self.nu)
+        a = np.sqrt(self.R ** 2 - w ** 2 / 4)
+        return self.E * A, self.E * I, self.G * J, kappa * self.G * A, a, self._L - 2 * a
+
+    def _stiffness(self, w):
+        """Natural stiffnesses (axial, twist, bending k11, k12) of struts of width ``w``."""
+        EA, EI, GJ, GAs, _, Lf = self.section(w)
+        phi = 12 * EI / (GAs * Lf ** 2)
+        c = EI / (Lf * (1 + phi))
+        return EA / Lf, GJ / Lf, c * (4 + phi), c * (2 - phi)
+
+    def _natural(self, qe, w, linear: bool):
+        """Natural deformations p (m, k) of struts ``self._idx`` with end dofs ``qe`` (m, 2 nd), and their
+        first derivatives dp/dq (m, k, 2 nd). 2D: (axial, phi_1, phi_2); 3D: (axial, twist, phi_1a,
+        phi_2a, phi_1b, phi_2b)."""
+        _, _, _, _, a, Lf = self.section(w)
+        e0 = self._e0
+        if self.dim == 3:
+            if not linear:
+                raise MechcllnError("frame: the corotational model is 2D only; use the linear model in 3D")
+            D = self._map3(a, Lf)
+            return np.einsum("mkc,mc->mk", D, qe), D
+        ui, uj, ti, tj = qe[:, 0:2], qe[:, 3:5], qe[:, 2], qe[:, 5]
+        if linear:
+            ri, rj = a[:, None] * e0, -a[:, None] * e0
+            e, l = e0, Lf
+            axial = _dot(e0, uj - ui)
+            alpha = _dot(_perp(e0), uj - ui + tj[:, None] * _perp(rj) - ti[:, None] * _perp(ri)) / Lf
+        else:
+            rot = lambda t, v: np.stack([np.cos(t) * v[:, 0] - np.sin(t) * v[:, 1],  # noqa: E731
+                                         np.sin(t) * v[:, 0] + np.cos(t) * v[:, 1]], axis=1)
+            ri, rj = rot(ti, a[:, None] * e0), rot(tj, -a[:, None] * e0)
+            d = self._L[:, None] * e0 + (uj - ui) + rj - ri          # chord from strut end i to end j
+            l = np.sqrt(_dot(d, d))
+            e = d / l[:, None]
+            s, c = _dot(_perp(e0), e), _dot(e0, e)
+            alpha = 2 * np.arctan(s / (1 + c))                         # chord rotation (|alpha| < pi)
+            axial = l - Lf
+        p = np.stack([axial, ti - alpha, tj - alpha], axis=1)
+        z = _perp(e) / l[:, None]                                      # d alpha / d chord
+        dd_ti, dd_tj = -_perp(ri), _perp(rj)                           # d chord / d theta at the ends
+        dp = np.zeros((len(qe), 3, 6), dtype=p.dtype)
+        dp[:, 0, 0:2], dp[:, 0, 3:5], dp[:, 0, 2], dp[:, 0, 5] = -e, e, _dot(e, dd_ti), _dot(e, dd_tj)
+        da = np.zeros((len(qe), 6), dtype=p.dtype)
+        da[:, 0:2], da[:, 3:5], da[:, 2], da[:, 5] = -z, z, _dot(z, dd_ti), _dot(z, dd_tj)
+        dp[:, 1], dp[:, 2] = -da, -da
+        dp[:, 1, 2] += 1
+        dp[:, 2, 5] += 1
+        return p, dp
+
+    def _map3(self, a, Lf):
+        """dp/dq (m, 6, 12) of the linear 3D natural deformations (they are linear in q)."""
+        e0, n1, n2 = self._e0, self.n1[self._idx], self.n2[self._idx]
+        m = len(e0)
+        eye = np.broadcast_to(np.eye(3), (m, 3, 3))
+        sk = _skew(e0)
+        # chord change du = u_j - u_i - a (theta_i + theta_j) x e0 = u_j - u_i + a skew(e0) (theta_i + theta_j)
+        Ddu = np.concatenate([-eye, a[:, None, None] * sk, eye, a[:, None, None] * sk], axis=2)
+        Dom = np.einsum("mab,mbk->mak", sk, Ddu) / Lf[:, None, None]     # chord rotation e0 x du / L_f
+        Dti = np.concatenate([np.zeros((m, 3, 3)), eye, np.zeros((m, 3, 6))], axis=2)
+        Dtj = np.concatenate([np.zeros((m, 3, 9)), eye], axis=2)
+        row = lambda v, D: np.einsum("ma,mak->mk", v, D)  # noqa: E731
+        return np.stack([row(e0, Ddu), row(e0, Dtj - Dti), row(n1, Dti - Dom), row(n1, Dtj - Dom),
+                         row(n2, Dti - Dom), row(n2, Dtj - Dom)], axis=1)
+
+    def _generalised(self, p, w):
+        """Natural forces K_l p (axial force, moments, torque) of natural deformations p."""
+        ka, kt, k11, k12 = self._stiffness(w)
+        if self.dim == 2:
+            return np.stack([ka * p[:, 0], k11 * p[:, 1] + k12 * p[:, 2], k12 * p[:, 1] + k11 * p[:, 2]], 1)
+        return np.stack([ka * p[:, 0], kt * p[:, 1], k11 * p[:, 2] + k12 * p[:, 3], k12 * p[:, 2] + k11 * p[:, 3],
+                         k11 * p[:, 4] + k12 * p[:, 5], k12 * p[:, 4] + k11 * p[:, 5]], 1)
+
+    def _element_energy(self, qe, w, linear):
+        p, _ = self._natural(qe, w, linear)
+        return 0.5 * np.sum(p * self._generalised(p, w), axis=1)
+
+    def _element_forces(self, qe, w, linear):
+        p, dp = self._natural(qe, w, linear)
+        return np.einsum("mkc,mk->mc", dp, self._generalised(p, w))
+
+    def _element_tangent(self, qe, w, linear):
+        """(m, 2 nd, 2 nd) tangent stiffness: complex step of the end forces, one end dof at a time."""
+        nc = qe.shape[1]
+        Kt = np.empty((len(qe), nc, nc))
+        for c in range(nc):
+            qc = qe.astype(complex)
+            qc[:, c] += 1j * H_CS
+            Kt[:, :, c] = self._element_forces(qc, w, linear).imag / H_CS
+        return 0.5 * (Kt + np.swapaxes(Kt, 1, 2))
+
+    def _use(self, w):
+        """Select the present struts (w > 0); returns their widths and end dofs."""
+        w = np.asarray(w, float)
+        if w.shape != (len(self.edges),):
+            raise MechcllnError(f"frame: need one width per strut ({len(self.edges)}), got shape {w.shape}")
+        if np.any(~np.isfinite(w)) or np.any(w < 0) or np.any(w >= 2 * self.R):
+            raise MechcllnError(f"frame: widths must be finite, >= 0 and below the hub diameter {2 * self.R} mm")
+        self._idx = np.flatnonzero(w > 0)
+        self._e0, self._L = self.e0[self._idx], self.L[self._idx]
+        return w[self._idx], self.edofs[self._idx]
+
+    # --------------------------------------------------------------------------- element quantities
+    def energies(self, q, w, linear: bool = True) -> np.ndarray:
+        """Strain energy of every strut (E,) [N mm] at hub dofs ``q``; 0 for removed struts."""
+        we, ed = self._use(w)
+        out = np.zeros(len(self.edges))
+        out[self._idx] = self._element_energy(np.asarray(q).ravel()[ed], we, linear)
+        return out
+
+    def energy_width_derivative(self, q, w, linear: bool = True) -> np.ndarray:
+        """``du_e/dw_e`` (E,) [N] at fixed hub dofs ``q`` (the local rules' element gradient)."""
+        we, ed = self._use(w)
+        out = np.zeros(len(self.edges))
+        out[self._idx] = self._element_energy(np.asarray(q).ravel()[ed], we + 1j * H_CS, linear).imag / H_CS
+        return out
+
+    # --------------------------------------------------------------------------- assembly
+    def internal_force(self, q, w, linear: bool = True) -> np.ndarray:
+        we, ed = self._use(w)
+        f = np.zeros(self.ndof)
+        np.add.at(f, ed, self._element_forces(np.asarray(q).ravel()[ed], we, linear))
+        return f
+
+    def tangent(self, q, w, linear: bool = True) -> sp.csr_matrix:
+        """Assembled tangent stiffness (ndof, ndof) [N/mm, N, N mm]."""
+        we, ed = self._use(w)
+        Ke = self._element_tangent(np.asarray(q).ravel()[ed], we, linear)
+        rows = np.repeat(ed, ed.shape[1], axis=1).ravel()
+        cols = np.tile(ed, (1, ed.shape[1])).ravel()
+        return sp.csr_matrix((Ke.ravel(), (rows, cols)), shape=(self.ndof, self.ndof))
+
+    # --------------------------------------------------------------------------- constraints
+    def rigid_modes(self) -> np.ndarray:
+        """(ndof, 3 or 6) infinitesimal rigid motions about the centroid (translations, then rotations)."""
+        c = self.x - self.x.mean(0)
+        if self.dim == 2:
+            Z = np.zeros((self.n, 3, 3))
+            Z[:, 0, 0] = Z[:, 1, 1] = 1
+            Z[:, 0:2, 2], Z[:, 2, 2] = _perp(c), 1
+        else:
+            Z = np.zeros((self.n, 6, 6))
+            Z[:, 0:3, 0:3] = np.eye(3)
+            Z[:, 0:3, 3:6] = -_skew(c)           # omega x c = -skew(c) omega
+            Z[:, 3:6, 3:6] = np.eye(3)
+        return Z.reshape(self.ndof, -1)
+
+    def _fixed_rows(self) -> sp.csr_matrix:
+        """Pin rows (translation dofs of pinned hubs) and gauge rows for the rigid motions they leave free."""
+        dofs = (self.pinned[:, None] * self.nd + np.arange(self.dim)).ravel()
+        P = sp.csr_matrix((np.ones(len(dofs)), (np.arange(len(dofs)), dofs)), shape=(len(dofs), self.ndof))
+        Z = self.rigid_modes()
+        W = sla.null_space(P @ Z) if len(dofs) else np.eye(Z.shape[1])
+        return sp.vstack([P, sp.csr_matrix((Z @ W).T)]).tocsr()
+
+    def pair_r0(self, pairs) -> np.ndarray:
+        """Printed hub-centre distances of ``pairs`` [mm]."""
+        pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
+        return np.linalg.norm(self.x[pairs[:, 1]] - self.x[pairs[:, 0]], axis=1)
+
+    def pair_strains(self, q, pairs, linear: bool = True) -> np.ndarray:
+        """Pair strains at hub dofs ``q`` (linear: ``b . du / r0``; corotational: ``r / r0 - 1``)."""
+        pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
+        u = np.asarray(q).reshape(self.n, self.nd)[:, : self.dim]
+        d0 = self.x[pairs[:, 1]] - self.x[pairs[:, 0]]
+        r0 = np.linalg.norm(d0, axis=1)
+        du = u[pairs[:, 1]] - u[pairs[:, 0]]
+        if linear:
+            return _dot(d0, du) / r0 ** 2
+        d = d0 + du
+        return np.sqrt(_dot(d, d)) / r0 - 1
+
+    def pair_gradient(self, q, pairs, linear: bool = True) -> sp.csr_matrix:
+        """d(pair strain)/dq (m, ndof)."""
+        pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
+        u = np.asarray(q).reshape(self.n, self.nd)[:, : self.dim]
+        d0 = self.x[pairs[:, 1]] - self.x[pairs[:, 0]]
+        r0 = np.linalg.norm(d0, axis=1)
+        d = d0 if linear else d0 + u[pairs[:, 1]] - u[pairs[:, 0]]
+        g = d / (np.linalg.norm(d, axis=1) * r0)[:, None]
+        m = len(pairs)
+        cols = np.concatenate([pairs[:, [1]] * self.nd + np.arange(self.dim), pairs[:, [0]] * self.nd
+                               + np.arange(self.dim)], axis=1)
+        vals = np.concatenate([g, -g], axis=1)
+        return sp.csr_matrix((vals.ravel(), (np.repeat(np.arange(m), 2 * self.dim), cols.ravel())),
+                             shape=(m, self.ndof))
+
+    def _pair_curvature(self, q, pairs, weights) -> sp.csr_matrix:
+        """sum_k weights_k d^2(strain_k)/dq^2 of corotational pair strains."""
+        pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
+        u = np.asarray(q).reshape(self.n, self.nd)[:, : self.dim]
+        d = self.x[pairs[:, 1]] - self.x[pairs[:, 0]] + u[pairs[:, 1]] - u[pairs[:, 0]]
+        r = np.linalg.norm(d, axis=1)
+        r0 = self.pair_r0(pairs)
+        n = d / r[:, None]
+        B = (weights / (r * r0))[:, None, None] * (np.eye(self.dim) - n[:, :, None] * n[:, None, :])
+        ends = np.concatenate([pairs[:, [0]] * self.nd + np.arange(self.dim),
+                               pairs[:, [1]] * self.nd + np.arange(self.dim)], axis=1)
+        blocks = np.block([[B, -B], [-B, B]])
+        rows = np.repeat(ends, 2 * self.dim, axis=1).ravel()
+        cols = np.tile(ends, (1, 2 * self.dim)).ravel()
+        return sp.csr_matrix((blocks.ravel(), (rows, cols)), shape=(self.ndof, self.ndof))
+
+    # --------------------------------------------------------------------------- equilibria
+    def solve(self, w, pairs, strains, linear: bool = True, q0=None, lam0=None, tol: float = 1e-10,
+              max_iter: int = 30) -> FrameState:
+        """Equilibrium of the frame with widths ``w`` (E,) [mm] and the pair ``strains`` imposed on ``pairs``.
+
+        Linear: one KKT solve. Corotational: Newton-KKT from ``q0`` (default: the printed state), the
+        imposed strains reached in load steps that halve when Newton stalls."""
+        pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
+        strains = np.asarray(strains, float).ravel()
+        nf = self._fixed.shape[0]
+        q = np.zeros(self.ndof) if q0 is None else np.asarray(q0, float).ravel().copy()
+        lam = np.zeros(nf + len(pairs)) if lam0 is None or len(lam0) != nf + len(pairs) else np.asarray(lam0, float)
+        if linear:
+            A = sp.vstack([self._fixed, self.pair_gradient(q, pairs, True)]).tocsc()
+            K = self.tangent(q, w, True)
+            kkt = self._factor(K, A)
+            sol = kkt.solve(np.concatenate([np.zeros(self.ndof), np.zeros(nf), strains]))
+            return FrameState(sol[: self.ndof].reshape(self.n, self.nd), sol[self.ndof:], pairs, strains, True, kkt, 1)
+        start = self.pair_strains(q, pairs, False)
+        s, ds, its = 0.0, 1.0, 0
+        while s < 1.0:
+            trial = min(1.0, s + ds)
+            goal = start + trial * (strains - start)
+            res = self._newton(w, pairs, goal, q, lam, tol, max_iter)
+            if res is None:
+                ds /= 2
+                if ds < 1e-3:
+                    raise MechcllnError("frame: corotational equilibrium not found (the part snaps or buckles "
+                                        "under this actuation); lower the source strains")
+                continue
+            q, lam, n_it, kkt = res
+            its += n_it
+            s = trial
+            ds = min(1.0, 2 * ds)
+        return FrameState(q.reshape(self.n, self.nd), lam, pairs, strains, False, kkt, its)
+
+    def _factor(self, K, A):
+        nf = A.shape[0]
+        M = sp.bmat([[K, A.T], [A, None]], format="csc")
+        try:
+            return _KKT(spla.splu(M), self.ndof, nf)
+        except RuntimeError:
+            raise MechcllnError("frame: singular stiffness: some hub has no strut or the frame is a mechanism "
+                                "(check removed struts)") from None
+
+    def _newton(self, w, pairs, goal, q, lam, tol, max_iter):
+        nf = self._fixed.shape[0]
+        scale = max(float(np.abs(self.internal_force(q, w, False)).max()), 1.0)
+        for it in range(1, max_iter + 1):
+            A = sp.vstack([self._fixed, self.pair_gradient(q, pairs, False)]).tocsc()
+            K = self.tangent(q, w, False) + self._pair_curvature(q, pairs, lam[nf:])
+            kkt = self._factor(K, A)
+            r_c = np.concatenate([self._fixed @ q, self.pair_strains(q, pairs, False) - goal])
+            f = self.internal_force(q, w, False)
+            sol = kkt.solve(np.concatenate([-f, -r_c]))
+            dq, lam = sol[: self.ndof], sol[self.ndof:]
+            q = q + dq
+            if not np.all(np.isfinite(q)) or np.abs(q.reshape(self.n, self.nd)[:, self.dim:]).max() > 1.5:
+                return None
+            if np.abs(dq).max() <= tol * max(self.L.mean(), 1.0):
+                A = sp.vstack([self._fixed, self.pair_gradient(q, pairs, False)]).tocsc()
+                K = self.tangent(q, w, False) + self._pair_curvature(q, pairs, lam[nf:])
+                return q, lam, it, self._factor(K, A)
+        return None
+
+    def adjoint(self, state: FrameState, w, dC_dq) -> np.ndarray:
+        """Exact ``dC/dw`` (E,) of a function C of the state with gradient ``dC_dq`` (ndof,) at ``state``:
+        ``dC/dw_e = -psi . d f_int/dw_e`` with ``KKT psi = [dC/dq; 0]``. Removed struts get 0."""
+        psi = state.kkt.solve(np.concatenate([np.asarray(dC_dq, float).ravel(),
+                                              np.zeros(state.kkt.n_rows)]))[: self.ndof]
+        we, ed = self._use(w)
+        df = self._element_forces(state.q.ravel()[ed], we + 1j * H_CS, state.linear).imag / H_CS
+        out = np.zeros(len(self.edges))
+        out[self._idx] = -np.einsum("mc,mc->m", psi[ed], df)
+        return out
+
+
+@dataclass(eq=False)
+class _KKT:
+    """A factored KKT matrix [[K, A^T], [A, 0]] (symmetric: it serves the adjoint too)."""
+
+    lu: object
+    ndof: int
+    n_rows: int
+
+    def solve(self, rhs):
+        return self.lu.solve(np.asarray(rhs, float))
