@@ -69,9 +69,9 @@ def _refuse_existing(args: argparse.Namespace, output: str) -> None:
 def cmd_fem(args: argparse.Namespace) -> int:
     from .fidelity import check_run
 
-    _refuse_existing(args, "fem/convergence.json" if args.convergence else "fem/fidelity.json")
     if args.convergence:
         return _convergence(args)
+    _refuse_existing(args, "fem/fidelity.json")
 
     report = check_run(args.run_dir, elements_across=args.elements_across, mesh_size=args.mesh_size,
                        finite_strain=not args.linear_only)
@@ -98,6 +98,7 @@ def _convergence(args: argparse.Namespace) -> int:
     if len(levels) < 2 or levels[0] < 1:
         raise MechcllnError(f"--convergence: '{args.convergence}' is not a list of at least two positive "
                             "integers; give e.g. 1,2,3,4")
+    _refuse_existing(args, "fem/convergence.json")
     rank0 = stack.mpi().COMM_WORLD.rank == 0
     r = study(args.run_dir, levels, log=print if rank0 else (lambda *a: None))
     if rank0:

@@ -47,7 +47,8 @@ def read_tracks(path: Path, n_nodes: int) -> dict[int, dict[int, np.ndarray]]:
         raise fail(f"{path}:1", "header", f"unreadable CSV ({exc})", "fix the first line") from None
     for col in header:
         if col not in COLUMNS:
-            raise fail(str(path), col or "(empty)", "is not a known column", "the first line must be frame,hub,x,y")
+            raise fail(str(path), "header", f"column {col!r} is not one of frame, hub, x, y",
+                       "the first line must be frame,hub,x,y")
         if header.count(col) > 1:
             raise fail(str(path), col, "column appears twice in the header", "name each column once")
     for col in COLUMNS:

@@ -40,12 +40,12 @@ def _is_number(v) -> bool:
     return isinstance(v, _NUMBER) and not isinstance(v, bool)
 
 
-def _shape_of(value, ndim: int, name: str, source) -> tuple:
+def _shape_of(value, ndim: int, name: str, source, max_len: int) -> tuple:
     """Shape of a rectangular nested list of numbers of ``ndim`` levels (checked level by level)."""
     if not isinstance(value, list):
         raise fail(source, name, f"must be a list, got {_kind(value)}", "write it as [...]")
-    if len(value) > MAX_ITEMS:
-        raise fail(source, name, f"{len(value)} entries exceed the limit of {MAX_ITEMS}", "split the input")
+    if len(value) > max_len:
+        raise fail(source, name, f"{len(value)} entries exceed the limit of {max_len}", "give a smaller input")
     if ndim == 1:
         for i, v in enumerate(value):
             if not _is_number(v):
@@ -95,14 +95,16 @@ class Fields:
         return self
 
     def _get(self, key, default, nullable):
-        """(present, value): the raw value, or the default for an absent (or, if nullable, null) field."""
-        value = self.data.get(key)
-        if key not in self.data or (value is None and nullable):
+        """(present, value): the raw value; the default for an absent field; None for a nullable null."""
+        if key not in self.data:
             if default is REQUIRED:
-                raise self.fail(key, "missing" if key not in self.data else "is null", f"add the '{key}' field")
+                raise self.fail(key, "missing", f"add the '{key}' field")
             return False, default
+        value = self.data[key]
         if value is None:
-            raise self.fail(key, "is null", "give a value or remove the field")
+            if nullable:
+                return False, None
+            raise self.fail(key, "is null", "give a value" + ("" if default is REQUIRED else " or remove the field"))
         return True, value
 
     # -------------------------------------------------------------------------------------- scalars
@@ -172,12 +174,13 @@ class Fields:
 
     # -------------------------------------------------------------------------------------- arrays
     def array(self, key, default=REQUIRED, *, shape=(None,), gt=None, ge=None, lt=None, le=None,
-              nullable=False, unit: str = "") -> np.ndarray | None:
-        """A finite float array of ``shape`` (``None``: any length; a tuple: one of those lengths)."""
+              nullable=False, unit: str = "", max_len: int = MAX_ITEMS) -> np.ndarray | None:
+        """A finite float array of ``shape`` (``None``: any length; a tuple: one of those lengths), at most
+        ``max_len`` entries (checked before the entries are read)."""
         present, v = self._get(key, default, nullable)
         if not present:
             return v
-        got = _shape_of(v, len(shape), self.name(key), self.source)
+        got = _shape_of(v, len(shape), self.name(key), self.source, max_len)
         for axis, (want, n) in enumerate(zip(shape, got)):
             ok = want is None or (n in want if isinstance(want, tuple) else n == want)
             if not ok and not (axis == 1 and got[0] == 0):
@@ -194,10 +197,10 @@ class Fields:
         return a
 
     def ids(self, key, n: int | None, default=REQUIRED, *, unique: bool = True, shape=(None,),
-            what: str = "node", nullable=False) -> np.ndarray | None:
+            what: str = "node", nullable=False, max_len: int = MAX_ITEMS) -> np.ndarray | None:
         """Integer ids in ``0..n-1`` (``n`` None: any non-negative id), distinct if ``unique`` (rows of a
         2-column shape count as unordered pairs)."""
-        a = self.array(key, default, shape=shape, nullable=nullable)
+        a = self.array(key, default, shape=shape, nullable=nullable, max_len=max_len)
         if a is None:
             return None
         if a.size and not np.array_equal(a, np.round(a)):
