@@ -1,9 +1,10 @@
 """``mechclln export RUN_DIR``: from a trained run to the files a lab needs, in ``RUN_DIR/export/``.
 
 Order: read the run; print positions and the as-printed spring response; build and check the part
-(crossing struts, hubs, printable widths); check it fits the printer's bed; build the solid and check it
-(one watertight, consistently wound body); render every file in memory; then write them all into a
-temporary folder that replaces ``export/`` in one rename. A failure at any step writes nothing.
+(crossing struts, hubs, printable widths); check it fits the printer's bed; build the solid; render every
+file in memory and read each STL and 3MF back from its bytes (one watertight, consistently wound body of
+positive volume, as a slicer sees the file); then write them all into a temporary folder that replaces
+``export/`` in one rename. A failure at any step writes nothing.
 
 Files: ``part.stl`` (binary, mm), ``part.3mf``, ``part.dxf`` and ``part.svg`` (sheets), ``coupon.stl``,
 ``part.json`` (the part description for the FEM stage), ``report.json`` (checks, mesh report, fidelity,
@@ -26,7 +27,7 @@ from mechclln.geometry.spec import PartSpec
 from .coupon import coupon_part, coupon_stiffness
 from .formats import dxf_text, stl_bytes, svg_text, threemf_bytes
 from .labsheet import figure_png, lab_sheet_markdown
-from .mesh_checks import mesh_report, require_fits
+from .mesh_checks import file_report, one_clean_body, require_fits
 from .printer import get_printer
 from .solid import solid_mesh
 
@@ -58,19 +59,17 @@ def render_export(net, task, spec: PartSpec | None = None, material="tpu95a", pr
     require_fits(hi - lo, printer)
     timings["part_and_checks_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    mesh = solid_mesh(part)
-    mrep = mesh_report(mesh, printer, checks, spec.width_range(part.material)[0])
-    if not (mrep["bodies"] == 1 and mrep["watertight"] and mrep["winding_consistent"]):
-        raise MechcllnError(f"export: the solid is not one clean body ({mrep['bodies']} bodies, watertight "
-                            f"{mrep['watertight']}, winding {mrep['winding_consistent']}); report this as a bug")
+    coupon = coupon_part(part)
+    files = mesh_files(part, coupon, formats)
     timings["solid_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    coupon = coupon_part(part)
-    files = {"coupon.stl": stl_bytes(solid_mesh(coupon))}
-    if "stl" in formats:
-        files["part.stl"] = stl_bytes(mesh)
-    if "3mf" in formats:
-        files["part.3mf"] = threemf_bytes(mesh)
+    mrep = check_mesh_files(files, printer, checks, spec.width_range(part.material)[0])
+    timings["read_back_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if "stl" not in formats:
+        del files["part.stl"]
+        for rep in (mrep, mrep["read_back"]["part.stl"]):
+            rep["file"] += " (checked, not written: stl is not in the formats)"
     if part.dim == 2 and ({"dxf", "svg"} & set(formats)):
         from mechclln.geometry.outline import outline_polygons
 
@@ -105,6 +104,34 @@ def render_export(net, task, spec: PartSpec | None = None, material="tpu95a", pr
     timings["total_s"] = time.perf_counter() - t0
     report["timings"] = timings
     return files, report | {"_part": part}
+
+
+def mesh_files(part, coupon=None, formats=FORMATS) -> dict[str, bytes]:
+    """The mesh files of ``part``, rendered: ``part.stl`` (always: it is what the mesh report reads back),
+    ``part.3mf`` when asked for, and ``coupon.stl`` of ``coupon`` when given."""
+    mesh = solid_mesh(part)
+    files = {"part.stl": stl_bytes(mesh)}
+    if coupon is not None:
+        files["coupon.stl"] = stl_bytes(solid_mesh(coupon))
+    if "3mf" in formats:
+        files["part.3mf"] = threemf_bytes(mesh)
+    return files
+
+
+def check_mesh_files(files: dict[str, bytes], printer, checks=None, min_feature=None) -> dict:
+    """Read every STL and 3MF file back from its bytes and raise unless each is one clean body.
+
+    Returns the :func:`~.mesh_checks.file_report` of ``part.stl``, with ``read_back`` holding the body
+    count, watertightness, winding and volume of every mesh file as read back."""
+    reps = {name: file_report(name, data, printer, checks if name.startswith("part.") else None, min_feature)
+            for name, data in files.items() if name.endswith((".stl", ".3mf"))}
+    bad = [f"{n}: {r['bodies']} bodies, watertight {r['watertight']}, winding {r['winding_consistent']}, "
+           f"volume {r['volume_mm3']:.3g} mm^3" for n, r in reps.items() if not one_clean_body(r)]
+    if bad:
+        raise MechcllnError(f"export: written files are not one clean body ({'; '.join(bad)}); report this as a bug")
+    keys = ("bodies", "watertight", "winding_consistent", "volume_mm3", "triangles")
+    return reps["part.stl"] | {"read_back": {n: {"file": r["file"]} | {k: r[k] for k in keys}
+                                             for n, r in reps.items()}}
 
 
 def export_run(run_dir, spec: PartSpec | None = None, material="tpu95a", printer="generic", formats=FORMATS,

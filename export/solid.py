@@ -51,9 +51,9 @@ def solid(part: Part):
 
 
 def to_trimesh(body):
-    """trimesh ``Trimesh`` of a manifold (vertices in mm)."""
+    """trimesh ``Trimesh`` of a manifold (float64 vertices in mm, as manifold3d computed them)."""
     tm = trimesh()
-    mesh = body.to_mesh()
+    mesh = body.to_mesh64()
     return tm.Trimesh(vertices=np.asarray(mesh.vert_properties)[:, :3], faces=np.asarray(mesh.tri_verts),
                       process=False)
 
