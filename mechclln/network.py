@@ -147,6 +147,7 @@ def to_dict(net: Network) -> dict:
 
 FIELDS = ("format", "version", "dim", "units", "nodes", "edges", "stiffness", "rest_length", "pinned", "meta")
 UNITS = {"length": ("1", "mm"), "stiffness": ("1", "N/mm")}
+MAX_COORDINATE = 1e9     # beyond this, squared distances lose all precision (and overflow near 1e154)
 
 
 def from_dict(data: dict, source: str | None = None) -> Network:
@@ -154,7 +155,7 @@ def from_dict(data: dict, source: str | None = None) -> Network:
     ids (:mod:`mechclln.schema`), then the geometry (:func:`validate_arrays`)."""
     f = Fields(data, source).known(FIELDS)
     header(f, FORMAT, VERSION)
-    x = f.array("nodes", shape=(None, (2, 3)))
+    x = f.array("nodes", shape=(None, (2, 3)), ge=-MAX_COORDINATE, le=MAX_COORDINATE)
     if "dim" in f.data:
         dim = f.integer("dim", choices=(2, 3))
         if len(x) and dim != x.shape[1]:
