@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MechcllnError
+from .errors import MechcllnError, fail
+from .fileio import refuse_existing
 
 STAGE_CLIS = ("mechclln.export.cli", "mechclln.fem.cli", "mechclln.bench")
 
@@ -67,6 +68,7 @@ def cmd_network(args) -> int:
         return 0 if rep.n_floppy == 0 else 1
     if not args.out:
         raise MechcllnError("--out: missing; give the JSON file to write, e.g. --out network.json")
+    refuse_existing(args.out, args.force)
     net = _make_network(args)
     netio.save(net, args.out)
     print(f"wrote {args.out}: {net.n_nodes} nodes, {net.n_edges} edges, Z = {net.mean_coordination():.3f}")
@@ -77,6 +79,7 @@ def cmd_task(args) -> int:
     from . import network as netio
     from .task import random_task, save_task
 
+    refuse_existing(args.out, args.force)
     net = netio.load(args.network)
     task = random_task(net, n_targets=args.targets, source_strain=args.source_strain,
                        target_strain=args.target_strain, seed=args.seed, rest=not args.no_rest)
@@ -147,7 +150,13 @@ def cmd_train(args) -> int:
 
     net = netio.load(args.network)
     task = load_task(args.task, net)
-    run_training(net, task, _config(args), Path(args.out), args.force, args.resume, progress=not args.quiet)
+    cfg = _config(args)
+    lo, hi = cfg.k_bounds
+    bad = np.flatnonzero((net.k < lo) | (net.k > hi))
+    if bad.size:       # training would clip them silently
+        raise fail(args.network, f"stiffness[{bad[0]}]", f"{net.k[bad[0]]:g} is outside the training bounds "
+                   f"[{lo:g}, {hi:g}] ({bad.size} edges)", "rescale the stiffness or widen --k-min/--k-max")
+    run_training(net, task, cfg, Path(args.out), args.force, args.resume, progress=not args.quiet)
     return 0
 
 
@@ -157,6 +166,8 @@ def cmd_evaluate(args) -> int:
     from .fileio import write_json
     from .task import load_task
 
+    if args.json:
+        refuse_existing(args.json, args.force)
     net = netio.load(args.network)
     task = load_task(args.task, net)
     models = ("nonlinear", "harmonic") if args.model == "both" else (args.model,)
@@ -230,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--out", help="network JSON to write")
     q.add_argument("--check", metavar="FILE", help="diagnose floppy modes of an existing network file")
+    q.add_argument("--force", action="store_true", help="replace an existing --out file")
     q.set_defaults(func=cmd_network)
 
     q = sub.add_parser("task", help="generate a random allosteric task for a network")
@@ -240,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--no-rest", action="store_true", help="leave out the rest example (zero in -> zero out)")
     q.add_argument("--out", required=True)
+    q.add_argument("--force", action="store_true", help="replace an existing --out file")
     q.set_defaults(func=cmd_task)
 
     q = sub.add_parser("train", help="train a network on a task; writes a run directory")
@@ -269,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("task")
     q.add_argument("--model", default="both", choices=("nonlinear", "harmonic", "both"))
     q.add_argument("--json", help="also write the numbers to this JSON file")
+    q.add_argument("--force", action="store_true", help="replace an existing --json file")
     q.set_defaults(func=cmd_evaluate)
 
     q = sub.add_parser("demo", help="the built-in default: jammed network, allosteric task, coupled learning (+ stages)")
