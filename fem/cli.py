@@ -22,6 +22,8 @@ def register(subparsers) -> None:
                    help="instead of the check: mesh convergence of the linear target strains at these "
                         "elements-across levels, e.g. 1,2,3,4 (writes RUN/fem/convergence.json)")
     q.add_argument("--force", action="store_true", help="replace an existing RUN/fem/fidelity.json (or convergence.json)")
+    q.add_argument("--ignore-memory-limit", action="store_true",
+                   help="mesh and solve even when the estimated memory is over 80 %% of the available memory")
     q.set_defaults(func=cmd_fem)
     q = subparsers.add_parser("finetune", help="FEM-in-the-loop coupled learning of the strut widths; writes "
                                                "RUN/finetune/part.json and finetune.json")
@@ -74,7 +76,7 @@ def cmd_fem(args: argparse.Namespace) -> int:
     _refuse_existing(args, "fem/fidelity.json")
 
     report = check_run(args.run_dir, elements_across=args.elements_across, mesh_size=args.mesh_size,
-                       finite_strain=not args.linear_only)
+                       finite_strain=not args.linear_only, ignore_memory_limit=args.ignore_memory_limit)
     from . import stack
     if stack.mpi().COMM_WORLD.rank == 0:
         s = _summary(report)

@@ -18,7 +18,7 @@ import numpy as np
 
 from mechclln.errors import MechcllnError
 
-from . import buckling, fields, finite, linear, outline_mesh, part as fempart, stack, tolerance
+from . import buckling, fields, finite, linear, memory, outline_mesh, part as fempart, stack, tolerance
 
 
 def task_error(strains: np.ndarray, wanted: np.ndarray) -> float:
@@ -93,8 +93,10 @@ def fem_responses(pt, gpart, task, finite_strain: bool = True, steps_per: float 
 
 
 def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
-              finite_strain: bool = True, write: bool = True) -> dict:
-    """Run the FEM fidelity check on ``run_dir``; writes ``RUN/fem/`` (rank 0) and returns the report."""
+              finite_strain: bool = True, write: bool = True, ignore_memory_limit: bool = False) -> dict:
+    """Run the FEM fidelity check on ``run_dir``; writes ``RUN/fem/`` (rank 0) and returns the report.
+    Refuses before meshing a part whose estimated memory would not fit (:mod:`.memory`), unless
+    ``ignore_memory_limit``."""
     from mechclln.geometry.print_state import as_printed_task, compare_printed
     from mechclln.network import load
     from mechclln.task import load_task
@@ -109,6 +111,8 @@ def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
     task = load_task(run_dir / "task.json")
     springs = compare_printed(net, task)
     gpart = load_geometry_part(run_dir, net, task, springs.x_print)
+    if not ignore_memory_limit:
+        memory.require_fits(gpart, elements_across, mesh_size, source=str(run_dir))
     t_mesh = time.perf_counter()
     pt = mesh_part(gpart, elements_across, mesh_size)
     t_mesh = time.perf_counter() - t_mesh
@@ -160,25 +164,34 @@ def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
 
 
 def _write_outputs(folder: Path, pt, res, act: int, report: dict, finite_strain: bool):
+    """Write ``folder`` (``RUN/fem/``) complete or not at all: every file goes into its staging folder
+    (rank 0 claims it, all ranks write the XDMF), swapped in as a whole; the convergence study's
+    ``convergence.json`` is carried over."""
+    from contextlib import nullcontext
+
     from mechclln.fileio import write_json
+    from mechclln.rundir import staged_directory
 
     u = fields.function_of(pt, res["states"][act].u)
     psi = fields.energy_density(pt, u)
-    if pt.comm.rank == 0:
-        folder.mkdir(parents=True, exist_ok=True)
-    _write_xdmf(folder / "deformed_linear.xdmf", pt, u)
-    if pt.gdim == 2:
-        tri = fields.deformed_triangles(pt, u, psi)
-        if tri is not None:
-            from .plots import energy_plot
-            energy_plot(*tri, folder / "energy_linear.png",
-                        title=f"linear FEM, example {act}: strain energy density")
-    if pt.comm.rank == 0:
-        write_json(folder / "fidelity.json", report)
+    rank0 = pt.comm.rank == 0
+    with (staged_directory(folder, force=True, keep=("convergence.json",)) if rank0 else nullcontext()) as tmp:
+        tmp = Path(pt.comm.bcast(str(tmp) if rank0 else None, root=0))
+        _write_xdmf(tmp / "deformed_linear.xdmf", pt, u)
+        if pt.gdim == 2:
+            tri = fields.deformed_triangles(pt, u, psi)
+            if tri is not None:
+                from .plots import energy_plot
+                energy_plot(*tri, tmp / "energy_linear.png",
+                            title=f"linear FEM, example {act}: strain energy density")
+        if rank0:
+            write_json(tmp / "fidelity.json", report)
+        pt.comm.barrier()
 
 
 def _write_xdmf(path: Path, pt, u):
-    """Displacement (P1) and cell energy density (DG0) for ParaView (written by all ranks together)."""
+    """Displacement (P1) and cell energy density (DG0) for ParaView, in ``path`` and the ``.h5`` beside it
+    that it names (written by all ranks together; final names, the folder is staged)."""
     dfx = stack.dolfinx()
     V1 = dfx.fem.functionspace(pt.mesh, ("Lagrange", 1, (pt.gdim,)))
     u1 = dfx.fem.Function(V1, name="displacement_mm")
@@ -186,11 +199,7 @@ def _write_xdmf(path: Path, pt, u):
     from . import elasticity
     _, psi = fields.cell_values(pt, elasticity.linear_energy_density(pt, u))
     psi.name = "energy_density_MPa"
-    tmp = path.with_name(f".{path.name}.tmp.xdmf")
-    with dfx.io.XDMFFile(pt.comm, str(tmp), "w") as f:
+    with dfx.io.XDMFFile(pt.comm, str(path), "w") as f:
         f.write_mesh(pt.mesh)
         f.write_function(u1)
         f.write_function(psi)
-    if pt.comm.rank == 0:
-        tmp.replace(path)
-        tmp.with_suffix(".h5").replace(path.with_suffix(".h5"))

@@ -104,19 +104,27 @@ def run_training(net, task, cfg, out: Path, force: bool, resume: bool = False, p
     from . import network as netio
     from . import plots
     from .equilibrium import respond
-    from .fileio import write_json
-    from .rundir import metrics_dict, staged_directory
+    from .fileio import read_npz, write_json
+    from .rundir import check_fingerprint, interrupted, metrics_dict, staged_directory
     from .task import save_task
     from .training import train
 
-    ckpt_src = out / "checkpoint.npz"
-    if resume and not ckpt_src.exists():
-        raise MechcllnError(f"{ckpt_src}: no checkpoint to resume from; run without --resume")
-    with staged_directory(out, force=force or resume) as tmp:
-        if resume:
+    killed = interrupted(out)      # the staging folder of a killed or interrupted `train` of this --out
+    killed_ckpt = killed is not None and (killed / "checkpoint.npz").exists()
+    if killed_ckpt and not (resume or force):
+        raise MechcllnError(f"{out}: an interrupted run left a checkpoint in {killed}; pass --resume to "
+                            "continue it or --force to start over")
+    # resume: from the interrupted run's checkpoint (the newer), else from the finished run's
+    ckpt = killed / "checkpoint.npz" if killed_ckpt else out / "checkpoint.npz"
+    if resume and not ckpt.exists():
+        raise MechcllnError(f"{ckpt}: no checkpoint to resume from; run without --resume")
+    if resume:      # before any work (a refused resume leaves the checkpoint as it was)
+        check_fingerprint(ckpt, read_npz(ckpt), net, task, cfg)
+    with staged_directory(out, force=force or resume, resumable=True, reuse=resume) as tmp:
+        if resume and not killed_ckpt:
             import shutil
 
-            shutil.copy2(ckpt_src, tmp / "checkpoint.npz")
+            shutil.copy2(ckpt, tmp / "checkpoint.npz")
         t0 = time.perf_counter()
         res = train(net, task, cfg, progress=progress, checkpoint=tmp / "checkpoint.npz", resume=resume)
         t_train = time.perf_counter() - t0

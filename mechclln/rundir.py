@@ -2,15 +2,22 @@
 
 Layout: ``network_initial.json``, ``network.json`` (trained), ``task.json``, ``metrics.json`` (history of
 C, final free-state target strains of every example in the trained model, timings, which model and rule),
-``checkpoint.npz`` (to resume), ``plots/*.png``; stages add ``export/`` and ``fem/``.
+``checkpoint.npz`` (to resume), ``plots/*.png``; stages add ``export/``, ``fem/`` and ``lab/``.
 
-A run directory is built in a temporary sibling folder and renamed into place when complete, so a failed
-run leaves nothing half-written; an existing directory is replaced only with ``force``.
+Every such folder is complete or absent: it is written into the staging folder ``.NAME.partial`` beside it
+(:func:`staged_directory`), which is swapped in as a whole when complete. The writer holds an advisory
+lock (``flock``) on the staging folder, released by the kernel however the process ends, so the next writer
+tells the debris of a killed run (unlocked) from a run still going (locked): debris is cleaned, or, for
+`mechclln train --resume`, continued from its checkpoint.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
+import hashlib
+import json
+import os
 import shutil
-import tempfile
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -18,32 +25,112 @@ from pathlib import Path
 from . import network as netio
 from . import task as taskio
 from .errors import MechcllnError
-from .fileio import read_data
+from .fileio import _jsonable, read_data
+
+
+def staging_folder(path) -> Path:
+    """The staging folder of the run or stage folder ``path``."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.partial")
+
+
+def _lock(stage: Path) -> int | None:
+    """An fd holding the exclusive lock of ``stage``, or None when another live process holds it."""
+    fd = os.open(stage, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EAGAIN, errno.EACCES):
+            return None
+        raise
+    return fd
+
+
+def _claim(path: Path) -> tuple[Path, int, bool]:
+    """Create and lock the staging folder of ``path``, or take over the one a dead writer left; returns
+    (staging folder, lock fd, whether it is such debris). Refuses while a live writer holds it."""
+    stage = staging_folder(path)
+    try:
+        stage.mkdir()
+        debris = False
+    except FileExistsError:
+        debris = True
+    if not stage.is_dir():
+        raise MechcllnError(f"{stage}: exists and is not a folder; remove it")
+    fd = _lock(stage)
+    if fd is None:
+        raise MechcllnError(f"{path}: another mechclln process is writing it (its staging folder {stage} is "
+                            "locked); wait for it to finish or stop it")
+    old = path.with_name(f".{path.name}.old")
+    if old.is_dir():     # a writer killed between its two renames: put the previous complete folder back
+        if path.exists():
+            shutil.rmtree(old)
+        else:
+            old.rename(path)
+    return stage, fd, debris
+
+
+def interrupted(path) -> Path | None:
+    """The staging folder a killed writer of ``path`` left behind (unlocked), else None; refuses while a
+    live writer holds it."""
+    stage = staging_folder(path)
+    if not stage.is_dir():
+        return None
+    fd = _lock(stage)
+    if fd is None:
+        raise MechcllnError(f"{path}: another mechclln process is writing it (its staging folder {stage} is "
+                            "locked); wait for it to finish or stop it")
+    os.close(fd)
+    return stage
 
 
 @contextmanager
-def staged_directory(path, force: bool = False):
-    """Yield a temporary folder that becomes ``path`` on success (replacing it only if ``force``)."""
+def staged_directory(path, force: bool = False, keep: tuple = (), resumable: bool = False, reuse: bool = False):
+    """Yield the locked staging folder of ``path``, swapped in as ``path`` on success (an existing ``path``
+    is replaced only if ``force``). Debris of a killed writer is emptied first, unless ``reuse`` (its files
+    are then the starting content). A failure removes the staging folder, unless ``resumable`` (it is
+    kept to resume from). ``keep``: names of files in the old ``path`` carried into the
+    new one (another command's output in the same folder) unless the new one has them."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise MechcllnError(f"{path}: exists and is not a folder; choose another --out")
-    if path.exists() and any(path.iterdir()) and not force:
-        raise MechcllnError(f"{path}: folder exists and is not empty; pass --force to replace it or choose another --out")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    stage, fd, debris = _claim(path)
     try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if path.exists():
+        if path.exists() and (not path.is_dir() or any(path.iterdir()) and not force):
+            if not debris:
+                stage.rmdir()
+            raise MechcllnError(f"{path}: exists and is not a folder; choose another --out" if not path.is_dir() else
+                                f"{path}: folder exists and is not empty; pass --force to replace it or choose "
+                                "another --out")
+        if debris and not reuse:
+            for p in stage.iterdir():
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+        try:
+            yield stage
+        except BaseException:
+            if not resumable:
+                shutil.rmtree(stage, ignore_errors=True)
+            raise
+        for name in keep:
+            if (path / name).is_file() and not (stage / name).exists():
+                shutil.copy2(path / name, stage / name)
         old = path.with_name(f".{path.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        path.rename(old)
-    tmp.rename(path)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        if path.exists():
+            path.rename(old)
+        stage.rename(path)
+        if old.exists():
+            shutil.rmtree(old)
+    finally:
+        os.close(fd)
+
+
+def fingerprint(net, task, config) -> dict:
+    """SHA-256 digests of what a training run depends on: the initial network, the task and the training
+    config (all fields but ``steps`` and ``tol``, which only say where to stop), for checkpoints."""
+    cfg = {k: v for k, v in asdict(config).items() if k not in ("steps", "tol")}
+    parts = {"network": netio.to_dict(net), "task": taskio.to_dict(task), "config": cfg}
+    return {k: hashlib.sha256(json.dumps(_jsonable(v), sort_keys=True).encode()).hexdigest()
+            for k, v in parts.items()}
 
 
 def metrics_dict(result, task, timings: dict) -> dict:
@@ -80,3 +167,16 @@ def load_run(path):
     task = taskio.load_task(path / "task.json", net)
     metrics = read_data(path / "metrics.json")
     return net0, net, task, metrics
+
+
+def check_fingerprint(path, stored: dict, net, task, config) -> None:
+    """Refuse the checkpoint ``path`` (its arrays ``stored``) unless it was made with this network, task
+    and config (:func:`fingerprint`)."""
+    for what, digest in fingerprint(net, task, config).items():
+        key = f"fingerprint_{what}"
+        if key not in stored:
+            raise MechcllnError(f"{path}: field '{key}': missing (written by an older mechclln); start the run "
+                                "over with --force instead of --resume")
+        if str(stored[key]) != digest:
+            raise MechcllnError(f"{path}: field '{key}': the checkpoint was made with another {what}; resume "
+                                f"with the {what} it was made for, or start over with --force")

@@ -293,7 +293,10 @@ class Trainer:
 
     # ------------------------------------------------------------------------------- checkpoints
     def save_checkpoint(self, path) -> Path:
+        from .rundir import fingerprint
+
         h = {f"history_{k}": np.array(v, dtype=float) for k, v in asdict(self.history).items()}
+        fp = {f"fingerprint_{k}": np.array(v) for k, v in fingerprint(self.net0, self.task, self.cfg).items()}
         st = self.states or []
         return write_npz(path, k=self.k, l=self.l, step=np.array(self.step_index), C0=np.array(self.C0),
                          alpha_scale=np.array(self.alpha_scale),
@@ -303,13 +306,13 @@ class Trainer:
                          prev_C=np.array(self.prev_C), rejections=np.array(self.rejections),
                          alpha_names=np.array(list(self.alphas)), alpha_values=np.array(list(self.alphas.values())),
                          states_x=np.array([s.x for s in st]), states_lam=np.array([s.lam for s in st]),
-                         states_p=np.array([s.p for s in st]), **h)
+                         states_p=np.array([s.p for s in st]), **h, **fp)
 
     def load_checkpoint(self, path) -> None:
+        from .rundir import check_fingerprint
+
         z = read_npz(path)
-        if z["k"].shape != self.k.shape:
-            raise MechcllnError(f"{path}: checkpoint is for a network with {z['k'].size} edges, not "
-                                f"{self.k.size}; resume with the network it was made for")
+        check_fingerprint(path, z, self.net0, self.task, self.cfg)
         self.k, self.l = z["k"].copy(), z["l"].copy()
         self.step_index = int(z["step"])
         self.C0 = float(z["C0"])
