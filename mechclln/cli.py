@@ -24,7 +24,7 @@ import numpy as np
 from .errors import MechcllnError, fail
 from .fileio import refuse_existing
 
-STAGE_CLIS = ("mechclln.export.cli", "mechclln.fem.cli", "mechclln.bench")
+STAGE_CLIS = ("mechclln.export.cli", "mechclln.fem.cli", "mechclln.bench", "mechclln.lab_cli")
 
 
 def _stage_modules():
