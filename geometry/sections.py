@@ -177,3 +177,12 @@ def k_bounds(net: Network, spec: PartSpec | None = None, material: "str | Materi
     lo, hi = spec.width_range(mat)
     to_k = lambda w: mat.youngs_modulus * section_area(w, spec, net.dim) / (kappa * leff)  # noqa: E731
     return to_k(lo), to_k(_max_widths(net, spec, lo, hi, None))
+
+
+def stiffness_for_widths(net: Network, spec: PartSpec, material: "str | Material", width,
+                         x: np.ndarray | None = None) -> np.ndarray:
+    """Relative stiffness k (E,) that :func:`sections` maps back to ``width`` [mm] (the inverse map, with
+    the same kappa): how a width design is stored in a network file. Width 0 gives k = 0."""
+    mat = get_material(material)
+    leff = effective_lengths(free_lengths(net, spec, x), spec, net.dim)
+    return mat.youngs_modulus * section_area(width, spec, net.dim) / (stiffness_scale(net, spec, mat) * leff)

@@ -91,6 +91,7 @@ class Frame:
         if not (E > 0 and -1 < nu < 0.5 and R > 0):
             raise MechcllnError(f"frame: need E > 0, -1 < nu < 0.5 and R > 0, got E={E}, nu={nu}, R={R}")
         self.E, self.nu, self.R, self.t = float(E), float(nu), float(R), thickness
+        self.modulus_factor = np.ones(len(np.asarray(edges).reshape(-1, 2)))   # per-strut E / E (print scatter)
         self.G = self.E / (2 * (1 + self.nu))
         self.nd = 3 if self.dim == 2 else 6                  # dofs per hub
         self.n = len(self.x)
@@ -127,7 +128,8 @@ class Frame:
             A, I = np.pi * w ** 2 / 4, np.pi * w ** 4 / 64
             J, kappa = 2 * I, 6 * (1 + self.nu) / (7 + 6 * self.nu)
         a = np.sqrt(self.R ** 2 - w ** 2 / 4)
-        return self.E * A, self.E * I, self.G * J, kappa * self.G * A, a, self._L - 2 * a
+        f = self.modulus_factor[self._idx]
+        return f * self.E * A, f * self.E * I, f * self.G * J, f * kappa * self.G * A, a, self._L - 2 * a
 
     def _stiffness(self, w):
         """Natural stiffnesses (axial, twist, bending k11, k12) of struts of width ``w``."""
@@ -394,15 +396,16 @@ class Frame:
         return None
 
     def adjoint(self, state: FrameState, w, dC_dq) -> np.ndarray:
-        """Exact ``dC/dw`` (E,) of a function C of the state with gradient ``dC_dq`` (ndof,) at ``state``:
-        ``dC/dw_e = -psi . d f_int/dw_e`` with ``KKT psi = [dC/dq; 0]``. Removed struts get 0."""
-        psi = state.kkt.solve(np.concatenate([np.asarray(dC_dq, float).ravel(),
-                                              np.zeros(state.kkt.n_rows)]))[: self.ndof]
+        """Exact ``dC/dw`` (..., E) of functions C of the state with gradients ``dC_dq`` (..., ndof) at
+        ``state``: ``dC/dw_e = -psi . d f_int/dw_e`` with ``KKT psi = [dC/dq; 0]``. Removed struts get 0."""
+        g = np.atleast_2d(np.asarray(dC_dq, float))
+        rhs = np.concatenate([g, np.zeros((len(g), state.kkt.n_rows))], axis=1).T
+        psi = state.kkt.solve(rhs)[: self.ndof].T
         we, ed = self._use(w)
         df = self._element_forces(state.q.ravel()[ed], we + 1j * H_CS, state.linear).imag / H_CS
-        out = np.zeros(len(self.edges))
-        out[self._idx] = -np.einsum("mc,mc->m", psi[ed], df)
-        return out
+        out = np.zeros((len(g), len(self.edges)))
+        out[:, self._idx] = -np.einsum("smc,mc->sm", psi[:, ed], df)
+        return out.reshape(np.shape(dC_dq)[:-1] + (len(self.edges),))
 
 
 @dataclass(eq=False)

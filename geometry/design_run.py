@@ -1,0 +1,157 @@
+"""Frame design of a part: widths learned in the model of what is printed (:mod:`mechclln.design`).
+
+The part is stress-free by construction: its hubs sit at the network's print positions (a fresh network's
+own positions; a trained spring run's relaxed positions, where its rest lengths are realised) and the task
+is re-referenced there. The frame is built in mm from the part spec and material: every network edge is a
+candidate strut, starting at the width the network's k maps to (clipped to the printable range), each
+ending within ``[w_min, w_cap_e]`` (``w_cap``: the hub-footprint limit) or removed.
+
+A design is written as a run directory like any other: ``network.json`` holds the k that
+:func:`mechclln.geometry.sections.sections` maps back to exactly the designed widths, and lists the
+removed struts in ``meta["left_out_edges"]`` (for the spring models only, a removed edge keeps a tiny
+stand-in stiffness, 1e-3 of the median, so the spring network stays a valid file; the frame and the part
+have no such strut). ``design.json`` records the spec, the material, the widths, the frame's target
+strains (linear and corotational) and the history.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from mechclln.design import DesignConfig, PairTask, design, respond, task_error
+from mechclln.frame import Frame
+from mechclln.network import Network
+
+from .materials import get_material
+from .sections import sections, stiffness_for_widths
+from .spec import PartSpec
+
+FORMAT = "mechclln.design"
+VERSION = 1
+STAND_IN = 1e-3        # k of a removed edge in the spring file, relative to the median k
+
+
+@dataclass(frozen=True, eq=False)
+class FramePart:
+    """The frame of a part-to-be: positions in mm and the width bounds of every candidate strut."""
+
+    frame: Frame
+    lo: float                 # printable minimum width, mm
+    hi: np.ndarray            # (E,) per-strut cap (printable maximum and hub footprint), mm
+    w0: np.ndarray            # (E,) starting widths, mm
+    net: Network              # the stress-free network at the print positions (network units)
+    spec: PartSpec
+    material: str
+
+
+def frame_part(net: Network, spec: PartSpec, material: str = "tpu95a") -> FramePart:
+    """Frame of ``net`` (stress-free, at its own positions) built with ``spec`` and ``material``."""
+    from .sections import length_scale
+
+    mat = get_material(material)
+    sec = sections(net, spec, mat)
+    frame = Frame(net.x * length_scale(net, spec), net.edges, mat.youngs_modulus, mat.poisson_ratio,
+                  spec.hub_radius, spec.thickness if net.dim == 2 else None, net.pinned)
+    return FramePart(frame, sec.width_range[0], sec.width_max, sec.width, net, spec, mat.name)
+
+
+def designed_network(fp: FramePart, widths: np.ndarray) -> Network:
+    """The network file of a width design (k mapping back to the widths; removed struts listed)."""
+    w = np.asarray(widths, float)
+    gone = np.flatnonzero(w == 0)
+    k = stiffness_for_widths(fp.net, fp.spec, fp.material, w)
+    k[gone] = STAND_IN * np.median(k[w > 0])
+    meta = {key: v for key, v in fp.net.meta.items() if key != "left_out_edges"}
+    if gone.size:
+        meta["left_out_edges"] = gone.tolist()
+    return replace(fp.net.with_params(k=k), meta=dict(meta, frame_design=True))
+
+
+def frame_strains(frame: Frame, widths, ptask: PairTask) -> dict:
+    """Target strains (n_ex, T) of the linear and the corotational frame."""
+    return {name: respond(frame, widths, ptask, name == "linear")[1] for name in ("linear", "corotational")}
+
+
+def design_network(net: Network, task, spec: PartSpec, material: str = "tpu95a",
+                   config: DesignConfig | None = None, wanted=None, w0=None, progress=None):
+    """Design the widths of ``net`` (stress-free at its positions) for ``task`` (or ``wanted`` strains).
+
+    Returns (FramePart, DesignResult)."""
+    fp = frame_part(net, spec, material)
+    start = fp.w0 if w0 is None else np.asarray(w0, float)
+    res = design(fp.frame, PairTask.of(task, wanted), start, fp.lo, fp.hi, config, progress)
+    return fp, res
+
+
+def write_design_run(out_dir, fp: FramePart, res, task, config: DesignConfig, force: bool = False,
+                     source: str = "", C0: float | None = None, extra: dict | None = None) -> dict:
+    """Write the design as a run directory ``out_dir``; returns the ``design.json`` dict."""
+    from mechclln import network as netio
+    from mechclln.fileio import write_json
+    from mechclln.rundir import staged_directory
+    from mechclln.task import save_task
+
+    ptask = PairTask.of(task)
+    strains = frame_strains(fp.frame, res.widths, ptask)
+    model = config.model
+    c0 = float(res.C_start if C0 is None else C0)
+    c = {name: task_error(s, task.target_strains) for name, s in strains.items()}
+    report = {
+        "format": FORMAT, "version": VERSION, "source": source, "spec": fp.spec.to_dict(),
+        "material": fp.material, "model": model, "config": asdict(config),
+        "widths_mm": res.widths, "removed_edges": res.removed, "n_removed": int(res.removed.size),
+        "n_edges": int(len(res.widths)), "width_min_mm": fp.lo, "width_cap_mm": fp.hi,
+        "C0": c0, "C_frame": c, "C_rel_frame": {k: v / c0 for k, v in c.items()},
+        "frame_target_strains": strains, "wanted_target_strains": task.target_strains,
+        "history": res.history, "seconds": res.seconds, **(extra or {}),
+    }
+    with staged_directory(out_dir, force=force) as tmp:
+        netio.save(fp.net, tmp / "network_initial.json")
+        netio.save(designed_network(fp, res.widths), tmp / "network.json")
+        save_task(task, tmp / "task.json")
+        write_json(tmp / "metrics.json", {
+            "format": "mechclln.metrics", "version": 1, "model": f"frame ({model})", "rule": "gauss_newton",
+            "learn": ["width"], "C0": c0, "C_final": c[model], "C_rel_final": c[model] / c0,
+            "note": "frame width design; see design.json"})
+        write_json(tmp / "design.json", report)
+    return report
+
+
+def design_run(run_dir, out_dir, spec: PartSpec | None = None, material: str = "tpu95a",
+               config: DesignConfig | None = None, force: bool = False, progress=None) -> dict:
+    """`mechclln design RUN --out OUT`: the frame design of a run's network (a trained spring run is
+    re-based at its print positions, stress-free) for its task, written as the run ``out_dir``."""
+    from mechclln.fileio import refuse_existing
+    from mechclln.rundir import load_run
+
+    from .print_state import as_printed_network, as_printed_task, print_positions
+
+    refuse_existing(out_dir, force)
+    t0 = time.perf_counter()
+    spec = (spec or PartSpec()).validate()
+    cfg = (config or DesignConfig()).validate()
+    _, net, task, metrics = load_run(run_dir)
+    x_print = print_positions(net)
+    start, ptask = as_printed_network(net, x_print), as_printed_task(task, x_print)
+    fp, res = design_network(start, ptask, spec, material, cfg, progress=progress)
+    return write_design_run(out_dir, fp, res, ptask, cfg, force, source=str(run_dir),
+                            extra={"seconds_total": time.perf_counter() - t0})
+
+
+def load_design(run_dir):
+    """``design.json`` of a design run (validated header, spec and material), or None if absent."""
+    from mechclln.fileio import read_data
+    from mechclln.schema import Fields, header
+
+    from .materials import MATERIALS
+
+    path = Path(run_dir) / "design.json"
+    if not path.exists():
+        return None
+    data = read_data(path)
+    f = Fields(data, str(path))
+    header(f, FORMAT, VERSION, required=True)
+    return dict(data, spec=PartSpec.from_fields(f.obj("spec")), material=f.string("material", choices=tuple(MATERIALS)))
