@@ -1,11 +1,12 @@
 """Frame model of a printed strut part: rigid hubs joined by Timoshenko struts (DESIGN.md section 4).
 
 Units are the part's: mm, N, MPa. A hub is a rigid disc (2D) or ball (3D) of radius ``R`` at node ``i``
-with dofs ``(u_x, u_y, theta)`` (2D) or ``(u_x, u_y, u_z, theta_x, theta_y, theta_z)`` (3D, a small
-rotation vector). Strut ``e`` of width ``w_e`` (2D: a ``w x t`` rectangle bending in the sheet's plane;
-3D: round, ``w`` = diameter) runs from hub edge to hub edge: its ends sit where its sides meet the hub
-circle, at the rigid offset ``a = sqrt(R^2 - w^2/4)`` from each centre, so its free length is
-``L_f = L - 2a``. A strut of width 0 is removed: no element, never a soft stand-in.
+with dofs ``(u_x, u_y, theta)`` (2D) or ``(u_x, u_y, u_z, theta_x, theta_y, theta_z)`` (3D, a rotation
+vector: infinitesimal in the linear model, finite in the corotational one). Strut ``e`` of width ``w_e``
+(2D: a ``w x t`` rectangle bending in the sheet's plane; 3D: round, ``w`` = diameter) runs from hub edge
+to hub edge: its ends sit where its sides meet the hub circle, at the rigid offset ``a = sqrt(R^2 - w^2/4)``
+from each centre, so its free length is ``L_f = L - 2a``. A strut of width 0 is removed: no element, never a
+soft stand-in.
 
 Each strut's energy is that of a Timoshenko beam in its natural deformations: the extension of its chord
 ``p_a = l - L_f`` and its end rotations relative to the chord ``phi_1, phi_2`` (3D: about two axes, plus
@@ -16,7 +17,9 @@ the twist)::
 
 (shear coefficient kappa = 5/6 for the rectangle, 6(1+nu)/(7+6nu) for the circle). The *linear* model
 linearises the natural deformations about the printed, stress-free positions; the *corotational* model
-(2D) uses them exactly: hubs turn by finite angles, the chord's length and direction are the current ones.
+uses them at finite motion: hubs turn by finite angles (3D: rotation vectors, Rodrigues), the chord's length
+and direction are the current ones (3D end rotations relative to the chord enter as sines, exact for rigid
+motion and to second order in the strut's own rotations).
 Tangent stiffnesses come from the analytic end forces by the complex step, and so do all derivatives with
 respect to the widths (the element is analytic in ``w``): exact to round-off, no finite differences.
 
@@ -27,6 +30,7 @@ and leaves its rotation free; rigid motion the pins leave free is removed by zer
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,11 +72,42 @@ def _dot(a, b):
     return np.einsum("...d,...d->...", a, b)
 
 
+def _row(v, D):
+    """``v^T D`` per strut: (m, 3) vectors times (m, 3, k) derivatives."""
+    return np.einsum("ma,mak->mk", v, D)
+
+
 def _skew(v):
     """(m, 3, 3) matrices with ``skew(v) t = v x t``."""
     s = np.zeros(v.shape[:-1] + (3, 3), dtype=v.dtype)
     s[..., 0, 1], s[..., 0, 2], s[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
     return s - np.swapaxes(s, -1, -2)
+
+
+def _rotation_coefficients(s):
+    """``sin r / r, (1 - cos r) / r^2, (r - sin r) / r^3`` of ``r^2 = s``, analytic in s (complex ok): their
+    Taylor series below s = 1 (exact to round-off, no cancellation as r -> 0), closed forms above."""
+    small = s.real < 1.0
+    r = np.sqrt(np.where(small, 1.0, s))
+    A = np.sin(r) / r
+    closed = (A, (1 - np.cos(r)) / r ** 2, (1 - A) / r ** 2)
+    series = [sum((-s) ** k / math.factorial(2 * k + 1 + c) for k in range(11)) for c in range(3)]
+    return tuple(np.where(small, lo, hi) for lo, hi in zip(series, closed))
+
+
+def _rotated_triad(theta, *vectors):
+    """``R(theta) v`` and ``d(R v)/d theta = -skew(R v) J(theta)`` (m, 3, 3) of each of ``vectors`` (m, 3),
+    for rotation vectors ``theta`` (m, 3) [rad] (Rodrigues; J is the rotation's left Jacobian)."""
+    A, B, C = _rotation_coefficients(_dot(theta, theta))
+    S = _skew(theta)
+    J = np.eye(3) + B[:, None, None] * S + C[:, None, None] * (S @ S)
+    out, ders = [], []
+    for v in vectors:
+        tv = np.cross(theta, v)
+        Rv = v + A[:, None] * tv + B[:, None] * np.cross(theta, tv)
+        out.append(Rv)
+        ders.append(-_skew(Rv) @ J)
+    return (*out, *ders)
 
 
 class Frame:
@@ -146,7 +181,7 @@ class Frame:
         e0 = self._e0
         if self.dim == 3:
             if not linear:
-                raise MechcllnError("frame: the corotational model is 2D only; use the linear model in 3D")
+                return self._corotational3(qe, a, Lf)
             D = self._map3(a, Lf)
             return np.einsum("mkc,mc->mk", D, qe), D
         ui, uj, ti, tj = qe[:, 0:2], qe[:, 3:5], qe[:, 2], qe[:, 5]
@@ -188,9 +223,36 @@ class Frame:
         Dom = np.einsum("mab,mbk->mak", sk, Ddu) / Lf[:, None, None]     # chord rotation e0 x du / L_f
         Dti = np.concatenate([np.zeros((m, 3, 3)), eye, np.zeros((m, 3, 6))], axis=2)
         Dtj = np.concatenate([np.zeros((m, 3, 9)), eye], axis=2)
-        row = lambda v, D: np.einsum("ma,mak->mk", v, D)  # noqa: E731
-        return np.stack([row(e0, Ddu), row(e0, Dtj - Dti), row(n1, Dti - Dom), row(n1, Dtj - Dom),
-                         row(n2, Dti - Dom), row(n2, Dtj - Dom)], axis=1)
+        return np.stack([_row(e0, Ddu), _row(e0, Dtj - Dti), _row(n1, Dti - Dom), _row(n1, Dtj - Dom),
+                         _row(n2, Dti - Dom), _row(n2, Dtj - Dom)], axis=1)
+
+    def _corotational3(self, qe, a, Lf):
+        """Natural deformations p (m, 6) and dp/dq (m, 6, 12) of 3D struts at finite hub rotations.
+
+        Hub ``h`` turns by ``R_h = R(theta_h)``; its end triad is ``t, m, k = R_h (e0, n1, n2)``; the chord
+        ``d = L e0 + u_j - u_i - a (t_i + t_j)`` has length ``l`` and direction ``e``. Then p = (l - L_f,
+        twist ``(k_i.m_j - m_i.k_j)/2``, ``e.k_i``, ``e.k_j``, ``-e.m_i``, ``-e.m_j``): sines of the end
+        rotations relative to the chord, invariant under a rigid rotation of the strut and equal to
+        :meth:`_map3`'s linear deformations to first order."""
+        e0, n1, n2 = self._e0, self.n1[self._idx], self.n2[self._idx]
+        ti, mi, ki, Dti, Dmi, Dki = _rotated_triad(qe[:, 3:6], e0, n1, n2)
+        tj, mj, kj, Dtj, Dmj, Dkj = _rotated_triad(qe[:, 9:12], e0, n1, n2)
+        d = self._L[:, None] * e0 + qe[:, 6:9] - qe[:, 0:3] - a[:, None] * (ti + tj)
+        l = np.sqrt(_dot(d, d))
+        e = d / l[:, None]
+        m = len(qe)
+        eye = np.broadcast_to(np.eye(3), (m, 3, 3))
+        zero = np.zeros((m, 3, 3), dtype=d.dtype)
+        Dd = np.concatenate([-eye, -a[:, None, None] * Dti, eye, -a[:, None, None] * Dtj], axis=2)  # (m, 3, 12)
+        De = np.einsum("mab,mbk->mak", eye - e[:, :, None] * e[:, None, :], Dd) / l[:, None, None]
+        at_i = lambda D: np.concatenate([zero, D, zero, zero], axis=2)  # noqa: E731
+        at_j = lambda D: np.concatenate([zero, zero, zero, D], axis=2)  # noqa: E731
+        p = np.stack([l - Lf, (_dot(ki, mj) - _dot(mi, kj)) / 2, _dot(e, ki), _dot(e, kj),
+                      -_dot(e, mi), -_dot(e, mj)], axis=1)
+        dtwist = (_row(mj, at_i(Dki)) + _row(ki, at_j(Dmj)) - _row(kj, at_i(Dmi)) - _row(mi, at_j(Dkj))) / 2
+        dp = np.stack([_row(e, Dd), dtwist, _row(ki, De) + _row(e, at_i(Dki)), _row(kj, De) + _row(e, at_j(Dkj)),
+                       -_row(mi, De) - _row(e, at_i(Dmi)), -_row(mj, De) - _row(e, at_j(Dmj))], axis=1)
+        return p, dp
 
     def _generalised(self, p, w):
         """Natural forces K_l p (axial force, moments, torque) of natural deformations p."""

@@ -1,0 +1,113 @@
+"""The 3D frame (mechclln.frame: round struts, 6 dofs per hub) against its own derivatives and invariances,
+linear and corotational (finite hub rotation vectors)."""
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from mechclln.frame import Frame
+from mechclln.lattices import cubic_diagonal
+
+E, NU, R = 26.0, 0.45, 2.4               # TPU-like modulus [MPa], hub radius [mm]
+SRC, TGT = np.array([[0, 1]]), np.array([[10, 11], [9, 11]])   # a bonded source, two far bonded targets
+
+
+def lattice_frame(seed=0, nodes=(3, 2, 2)):
+    """A cubic-diagonal lattice (3 x 2 x 2 hubs) of 20 mm cells, jittered so no strut is symmetric, random diameters."""
+    rng = np.random.default_rng(seed)
+    net = cubic_diagonal(*nodes)
+    x = net.x * 20.0 + rng.uniform(-1.5, 1.5, net.x.shape)
+    return Frame(x, net.edges, E, NU, R), rng.uniform(0.8, 2.2, net.n_edges), rng
+
+
+def deformed(fr, rng, rot=0.3, disp=0.4):
+    """Hub dofs with finite rotation vectors (~``rot`` rad) and displacements (~``disp`` mm)."""
+    q = np.zeros((fr.n, 6))
+    q[:, :3], q[:, 3:] = rng.normal(size=(fr.n, 3)) * disp, rng.normal(size=(fr.n, 3)) * rot
+    return q.ravel()
+
+
+@pytest.mark.parametrize("linear", [True, False])
+def test_forces_and_tangent_are_derivatives_of_the_energy(linear):
+    """Central differences of the total energy give the end forces, of the forces the tangent, at hub
+    rotations of ~0.3 rad (corotational: the analytic dp/dq of the Rodrigues triads is exact)."""
+    fr, w, rng = lattice_frame(1)
+    q = deformed(fr, rng)
+    f, K = fr.internal_force(q, w, linear), fr.tangent(q, w, linear).toarray()
+    h = 1e-6
+    for i in rng.choice(fr.ndof, 10, replace=False):
+        dq = np.zeros(fr.ndof)
+        dq[i] = h
+        fd = (fr.energies(q + dq, w, linear).sum() - fr.energies(q - dq, w, linear).sum()) / (2 * h)
+        assert fd == pytest.approx(f[i], rel=1e-6, abs=1e-9 * abs(f).max())
+        fdK = (fr.internal_force(q + dq, w, linear) - fr.internal_force(q - dq, w, linear)) / (2 * h)
+        assert np.allclose(fdK, K[:, i], rtol=1e-5, atol=1e-7 * abs(K).max())
+
+
+def test_corotational_tangent_at_the_printed_state_is_the_linear_stiffness():
+    """The print is stress-free, so the corotational tangent there has no geometric part: it is the linear K."""
+    fr, w, _ = lattice_frame(2)
+    K0, Kl = fr.tangent(np.zeros(fr.ndof), w, False), fr.tangent(np.zeros(fr.ndof), w, True)
+    assert abs(K0 - Kl).max() < 1e-12 * abs(Kl).max()
+
+
+def test_rigid_finite_rotation_costs_no_energy():
+    """Turning the whole deformed frame by 70 degrees about an oblique axis (hub centres rotated, hub
+    rotations composed) leaves every strut's energy unchanged; the undeformed frame turned costs nothing."""
+    fr, w, rng = lattice_frame(3)
+    Q = Rotation.from_rotvec(1.22 * np.array([1.0, -2.0, 0.5]) / np.sqrt(5.25))
+    q = deformed(fr, rng, rot=0.2, disp=0.3).reshape(fr.n, 6)
+    turned = np.concatenate([Q.apply(fr.x + q[:, :3]) - fr.x, (Q * Rotation.from_rotvec(q[:, 3:])).as_rotvec()], 1)
+    U = fr.energies(q.ravel(), w, False)
+    assert U.min() > 0
+    assert np.allclose(fr.energies(turned.ravel(), w, False), U, rtol=1e-10, atol=0)
+    rigid = np.concatenate([Q.apply(fr.x) - fr.x, np.tile(Q.as_rotvec(), (fr.n, 1))], 1)
+    assert fr.energies(rigid.ravel(), w, False).max() < 1e-20 * U.max()
+    f_rigid, f = fr.internal_force(rigid.ravel(), w, False), fr.internal_force(q.ravel(), w, False)
+    assert abs(f_rigid).max() < 1e-10 * abs(f).max()
+
+
+def test_corotational_tends_to_linear_as_the_input_vanishes():
+    """Target strain per unit source strain: corotational -> linear, the gap shrinking like the input."""
+    fr, w, _ = lattice_frame(4)
+    lin = fr.pair_strains(fr.solve(w, SRC, [1e-3], True).q, TGT, True) / 1e-3
+    gaps = []
+    for s in (1e-2, 1e-3, 1e-4):
+        st = fr.solve(w, SRC, [s], False)
+        gaps.append(np.abs(fr.pair_strains(st.q, TGT, False) / s - lin).max())
+    assert gaps[0] > 5 * gaps[1] > 25 * gaps[2]
+    assert gaps[2] < 1e-2 * np.abs(lin).max()
+
+
+@pytest.mark.parametrize("linear", [True, False])
+def test_adjoint_width_gradient_matches_finite_differences(linear):
+    """dC/dw by the adjoint equals central differences of C(w), C = 1/2 sum (eps - 0.01)^2, at 5 % input."""
+    fr, w, rng = lattice_frame(5)
+
+    def C(wv):
+        st = fr.solve(wv, SRC, [0.05], linear)
+        e = fr.pair_strains(st.q, TGT, linear)
+        return 0.5 * np.sum((e - 0.01) ** 2), st, e
+
+    _, st, e = C(w)
+    g = fr.adjoint(st, w, fr.pair_gradient(st.q, TGT, linear).T @ (e - 0.01))
+    for k in rng.choice(len(w), 4, replace=False):
+        dw = np.zeros_like(w)
+        dw[k] = 1e-4
+        assert g[k] == pytest.approx((C(w + dw)[0] - C(w - dw)[0]) / 2e-4, rel=1e-6, abs=1e-14)
+
+
+@pytest.mark.parametrize("linear", [True, False])
+def test_removed_strut_is_no_element(linear):
+    """Width 0 removes the strut: zero energy, and forces and tangent at a deformed state equal those of
+    the frame without that edge."""
+    fr, w, rng = lattice_frame(6)
+    q = deformed(fr, rng, rot=0.2, disp=0.3)
+    w0 = w.copy()
+    w0[3] = 0
+    keep = np.arange(len(w)) != 3
+    fr2 = Frame(fr.x, fr.edges[keep], E, NU, R)
+    assert fr.energies(q, w0, linear)[3] == 0
+    f, f2 = fr.internal_force(q, w0, linear), fr2.internal_force(q, w[keep], linear)
+    K, K2 = fr.tangent(q, w0, linear), fr2.tangent(q, w[keep], linear)
+    assert abs(f - f2).max() < 1e-13 * abs(f).max()
+    assert abs(K - K2).max() < 1e-13 * abs(K).max()
