@@ -65,6 +65,29 @@ def bench_network(n_nodes: int, dim: int, seed: int = 0, jitter: float = 0.08):
                                              "seed": seed})
 
 
+def peer_network(n_edges: int = 123, seed: int = 0):
+    """The peers' below-isostatic case (issue 14): a 2D jammed network of 64 nodes (141 bonds at Z = 4.4)
+    pruned at random to ``n_edges`` bonds (123: Z = 3.84 < 4, floppy as springs), removing only bonds whose
+    nodes both keep >= 3 bonds; and its task: one source and one target bond, +20 % strain, no rest
+    example."""
+    from .network import make_network
+    from .packing import jammed_network
+    from .task import make_task, random_task
+
+    base = jammed_network(66, dim=2, z_target=4.4, seed=16)      # these arguments give 64 nodes
+    rng = np.random.default_rng(seed)
+    keep = np.ones(base.n_edges, bool)
+    deg = np.bincount(base.edges.ravel(), minlength=base.n_nodes)
+    for e in rng.permutation(base.n_edges):
+        i, j = base.edges[e]
+        if keep.sum() > n_edges and deg[i] > 3 and deg[j] > 3:
+            keep[e], deg[i], deg[j] = False, deg[i] - 1, deg[j] - 1
+    net = make_network(base.x, base.edges[keep], meta={"kind": "jammed, pruned below isostatic", "seed": seed})
+    t = random_task(net, n_targets=1, seed=seed, rest=False)
+    return net, make_task(net, t.source_pairs, t.target_pairs, [0.2], [0.2], rest=False,
+                          meta={"generator": "peer_network", "seed": seed})
+
+
 # ------------------------------------------------------------------------------------------ pieces
 def _empty_rows():
     from .equilibrium import Rows
@@ -305,6 +328,49 @@ def bench_case(n_nodes: int, dim: int, steps: int = 8, variants=tuple(VARIANTS),
     return out
 
 
+# ------------------------------------------------------------------------------------------ crossover
+def crossover(cases, steps: int = 10, backends=("dense", "superlu"), variants=("harmonic_kl", "nonlinear_kl"),
+              seed: int = 0, log=print) -> list:
+    """Learning-step time (s, mean of ``steps`` steps after step 0) of the same training run with each
+    factoriser of ``backends`` ($MECHCLLN_FACTORIZER), per case and variant, and the largest difference of
+    the final free states between the backends (in mean bond lengths). The dense/sparse crossover sets
+    :data:`mechclln.linalg.DENSE_MAX_DOFS`."""
+    from .task import random_task
+    from .training import TrainConfig, Trainer
+
+    saved, rows = os.environ.get("MECHCLLN_FACTORIZER"), []
+    try:
+        for dim, n in cases:
+            net = bench_network(n, dim, seed)
+            task = random_task(net, n_targets=3, source_strain=0.05, target_strain=0.05, seed=seed)
+            for name in variants:
+                model, learn = VARIANTS[name]
+                row, xs = {"dim": dim, "n_nodes": int(net.n_nodes), "variant": name}, []
+                for b in backends:
+                    os.environ["MECHCLLN_FACTORIZER"] = b
+                    cfg = TrainConfig(model=model, learn=learn, steps=steps + 1, tol=0.0, report_cosine=False,
+                                      checkpoint_every=0)
+                    tr = Trainer(net, task, cfg, check_rigidity=False)
+                    tr.step()
+                    t = time.perf_counter()
+                    for _ in range(steps):
+                        tr.step()
+                    row[f"{b}_step_s"] = (time.perf_counter() - t) / steps
+                    row["dofs"] = int(len(tr.eq.free))
+                    xs.append(np.array([s.x for s in tr.states]))
+                row["max_dx"] = float(max(np.abs(x - xs[0]).max() for x in xs) / np.mean(net.lengths()))
+                rows.append(row)
+                log(f"  {dim}D N={row['n_nodes']} ({row['dofs']} dofs) {name}: " +
+                    ", ".join(f"{b} {row[f'{b}_step_s'] * 1e3:.2f} ms" for b in backends) +
+                    f"; states differ by {row['max_dx']:.1e} bond lengths")
+    finally:
+        if saved is None:
+            os.environ.pop("MECHCLLN_FACTORIZER", None)
+        else:
+            os.environ["MECHCLLN_FACTORIZER"] = saved
+    return rows
+
+
 # ------------------------------------------------------------------------------------------ run + report
 def machine() -> dict:
     """What the figures were measured on."""
@@ -472,6 +538,15 @@ def main(args) -> int:
         raise MechcllnError("--steps must be at least 2 (the baselines need a step before the timed ones)")
     if args.samples < 1:
         raise MechcllnError("--samples must be at least 1")
+    if args.crossover:
+        from .fileio import write_json
+
+        rows = crossover(cases, args.steps)
+        path = Path(args.out) / "crossover.json"
+        write_json(path, {"machine": machine(), "command": "mechclln bench " + " ".join(sys.argv[2:]),
+                          "cases": rows})
+        print(f"wrote {path}")
+        return 0
     run(cases, args.steps, args.out, tuple(args.variants.split(",")), args.fire_max_nodes, args.fire_tol,
         args.merge, command="mechclln bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else None,
         samples=args.samples)
@@ -490,6 +565,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="steps of the run at which the baselines (fresh KKT, FIRE) are timed and averaged")
     p.add_argument("--out", default="benchmarks", help="folder for results.json, RESULTS.md, step_time.png")
     p.add_argument("--merge", action="store_true", help="keep results of other sizes already in --out")
+    p.add_argument("--crossover", action="store_true",
+                   help="only time steps with the dense and the sparse factoriser (crossover.json in --out)")
 
 
 def register(subparsers) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 from .errors import MechcllnError, fail
 from .fileio import refuse_existing
 
-STAGE_CLIS = ("mechclln.export.cli", "mechclln.fem.cli", "mechclln.bench", "mechclln.lab_cli")
+STAGE_CLIS = ("mechclln.export.cli", "mechclln.fem.cli", "mechclln.bench", "mechclln.lab_cli", "mechclln.sweep_cli")
 
 
 def _stage_modules():
@@ -64,7 +64,10 @@ def cmd_network(args) -> int:
         net = netio.load(args.check)
         rep = floppy_modes(net, pinned=net.pinned)
         print(f"{args.check}: {net.n_nodes} nodes, {net.n_edges} edges, dim {net.dim}, Z = {net.mean_coordination():.3f}")
-        print("rigid (no floppy modes beyond rigid-body motion)" if rep.n_floppy == 0 else rep.message)
+        from .equilibrium import FLOPPY_REMEDY
+
+        print("rigid (no floppy modes beyond rigid-body motion)" if rep.n_floppy == 0 else
+              f"{rep.message}\n{FLOPPY_REMEDY}")
         return 0 if rep.n_floppy == 0 else 1
     if not args.out:
         raise MechcllnError("--out: missing; give the JSON file to write, e.g. --out network.json")

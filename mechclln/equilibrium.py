@@ -20,6 +20,13 @@ removed by fixing a statically determinate set of dofs (picked by a pivoted QR o
 carries no reaction under self-equilibrated loads, and reported positions are then moved rigidly to the
 zero-mean gauge (no net translation or rotation relative to the reference; Kabsch alignment), or, with one
 anchored node, rotated about that node.
+
+Networks below isostatic (floppy as springs) have no unique equilibrium. ``tether = t > 0`` is the explicit
+regularisation: every node is tied to its reference position by a zero-length spring of stiffness t (units
+of k), ``U_t = t/2 sum_i |x_i - X_i|^2``, so the Hessian is ``H + t I``: positive definite on every floppy
+mode, and rigid-body motion needs no grounded dofs. Its share of the equilibrium (``tether_share``) is what
+a run should report beside it. The frame model (:mod:`mechclln.frame`) is rigid for the same networks
+without any regularisation.
 """
 from __future__ import annotations
 
@@ -42,6 +49,11 @@ CONSTRAINT_TOL = 1e-12
 # leaves FORCE_TOL a 25x margin and the states still need one Newton iteration; 1e-13 cost ~0.5 more CG
 # iterations per step.
 HARMONIC_RTOL = 1e-12
+# What `mechclln network --check` says applies to a network floppy as springs.
+FLOPPY_REMEDY = ("which model applies: as springs, only with the explicit tether regularisation (Equilibria(..., "
+                 "tether=t), t ~ 1e-2 of k: the 64-node Z = 3.84 network trains with it; at 1e-3 its 20 %-strain "
+                 "states were not found; report Equilibria.tether_share with the results), or as a frame "
+                 "(mechclln.frame: rigid hubs and bending struts), which is rigid for a connected network")
 
 
 @dataclass(frozen=True)
@@ -85,10 +97,12 @@ class Equilibria:
     """
 
     def __init__(self, net: Network, task: Task | None = None, model: str = "nonlinear",
-                 check_rigidity: bool = True):
+                 check_rigidity: bool = True, tether: float = 0.0):
         if model not in MODELS:
             raise MechcllnError(f"model {model!r} is unknown; choose one of {', '.join(MODELS)}")
-        self.net, self.task, self.model = net, task, model
+        if not (np.isfinite(tether) and tether >= 0):
+            raise MechcllnError(f"tether must be a finite stiffness >= 0, got {tether}")
+        self.net, self.task, self.model, self.tether = net, task, model, float(tether)
         N, d = net.x.shape
         self.X = net.x
         self.rbar = float(np.mean(net.lengths()))
@@ -109,7 +123,7 @@ class Equilibria:
         R = rigid_modes(self.X)
         null = sla.null_space(R[anchored]) if anchored.any() else np.eye(R.shape[1])
         R_rem = R @ null
-        self.n_ground = R_rem.shape[1]
+        self.n_ground = R_rem.shape[1] if not self.tether else 0   # tethers hold rigid-body motion
         if self.n_ground:
             free_idx = np.flatnonzero(~fixed)
             _, _, piv = sla.qr(R_rem[free_idx].T, pivoting=True, mode="economic")
@@ -133,7 +147,7 @@ class Equilibria:
         self._solvers: dict[int, ReusableSolver] = {}
         self._dropped_factorizations = 0
         self._solver_k: dict[int, np.ndarray] = {}
-        if check_rigidity:
+        if check_rigidity and not self.tether:
             from .rigidity import floppy_modes
 
             report = floppy_modes(net, pinned=net.pinned)
@@ -222,13 +236,31 @@ class Equilibria:
         if not forces:
             return None, r2, self._edge_reference()[:3], geo, soft
         p, n, c = self._edge_measure(x)
-        g = self._incidence @ ((k * (p - l))[:, None] * n)
+        g = self._node_forces(x, k, l, p, n)
         pairs, pn, _, r0 = geo
         mp = len(pairs)
         g += scatter_pair_vectors(len(x), pairs, (lam[:mp] / r0)[:, None] * pn)
         g = g.ravel()
         g[rows.dof] += lam[mp:]
         return g[self.free], r2, (p, n, c), geo, soft
+
+    def _node_forces(self, x, k, l, p, n) -> np.ndarray:
+        """dU/dx (N, d) of the springs at edge measures (p, n), plus the tethers'."""
+        g = self._incidence @ ((k * (p - l))[:, None] * n)
+        return g + self.tether * (x - self.X) if self.tether else g
+
+    def tether_share(self, state: State, k, l) -> dict:
+        """Size of the tether regularisation in ``state``: its energy over the springs' energy, and its
+        largest force over the largest spring tension (both 0 without tethers)."""
+        if not self.tether:
+            return {"tether": 0.0, "energy_ratio": 0.0, "force_ratio": 0.0}
+        u = state.x - self.X
+        spring_e = 0.5 * np.sum(k * (state.p - l) ** 2)
+        tether_e = 0.5 * self.tether * np.sum(u ** 2)
+        f_t = self.tether * np.linalg.norm(u, axis=1).max()
+        f_s = np.abs(k * (state.p - l)).max()
+        return {"tether": self.tether, "energy_ratio": float(tether_e / spring_e) if spring_e > 0 else float("inf"),
+                "force_ratio": float(f_t / f_s) if f_s > 0 else float("inf")}
 
     def _hessian(self, k, l, lam, edge_geo, row_geo, row_pair):
         p, n, c = edge_geo
@@ -247,7 +279,8 @@ class Equilibria:
             idx = E + row_pair
             n_all[idx] = pn
             np.add.at(b, idx, lam[:mp] / r0 * pc)
-        return self.assembler.assemble(n_all, a, b)
+        H = self.assembler.assemble(n_all, a, b)
+        return H + self.tether * sp.identity(H.shape[0], format="csr") if self.tether else H
 
     def _slot(self, slot: int) -> int:
         """The harmonic model's matrix is the same for every state: all slots share one solver."""
@@ -399,7 +432,7 @@ class Equilibria:
         cols = []
         if key not in c["b"]:
             p, n, _ = self._edge_measure(xf)
-            g = (self._incidence @ ((k * (p - l))[:, None] * n)).ravel()
+            g = self._node_forces(xf, k, l, p, n).ravel()
             cols.append(g[self.free])
         if "Y" not in c:
             every = Rows(np.arange(len(self.term_pairs)), np.zeros(len(self.term_pairs)),
@@ -490,13 +523,13 @@ class Response:
     residual: np.ndarray          # (n_ex,) relative force residual
 
 
-def relax(net: Network, model: str = "nonlinear", check_rigidity: bool = True) -> np.ndarray:
+def relax(net: Network, model: str = "nonlinear", check_rigidity: bool = True, tether: float = 0.0) -> np.ndarray:
     """Positions (N, d) minimising U with no inputs (pinned nodes fixed), in the zero-mean gauge.
 
     For a trained network these are the print positions: a stress-free print at them realises the trained
     rest lengths as well as a stress-free part can.
     """
-    eq = Equilibria(net, None, model, check_rigidity)
+    eq = Equilibria(net, None, model, check_rigidity, tether)
     rows = Rows(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
     st = eq.solve(net.k, net.l, rows, net.x.copy())
     return eq.aligned(st.x)
@@ -513,10 +546,12 @@ def free_states(eq: Equilibria, k, l, warm: list | None = None) -> list[State]:
     return out
 
 
-def respond(net: Network, task: Task, model: str = "nonlinear", check_rigidity: bool = True) -> Response:
-    """Free-state response of ``net`` (its own k, l) to every example of ``task``."""
+def respond(net: Network, task: Task, model: str = "nonlinear", check_rigidity: bool = True,
+            tether: float = 0.0) -> Response:
+    """Free-state response of ``net`` (its own k, l) to every example of ``task`` (``tether``: see
+    :class:`Equilibria`)."""
     task.validate(net)
-    eq = Equilibria(net, task, model, check_rigidity)
+    eq = Equilibria(net, task, model, check_rigidity, tether)
     states = free_states(eq, net.k, net.l)
     S, T = len(task.source_pairs), len(task.target_pairs)
     xs, src, tgt, tdisp, force, en = [], [], [], [], [], []

@@ -8,8 +8,11 @@ Backends (chosen by measurement, see docs/performance.md):
   same sparsity pattern. Measured 1.3-2x faster than SuperLU in 2D at 2e4-2e5 unknowns, about 6x in 3D.
 * ``superlu``: SciPy's SuperLU in symmetric mode (minimum degree on A + A^T). Always available; faster than
   MUMPS below about ``MUMPS_MIN_DOFS`` unknowns, where PETSc's per-call overhead dominates.
+* ``dense``: LAPACK Cholesky (LU when the matrix is indefinite) of the dense matrix, below
+  ``DENSE_MAX_DOFS`` unknowns. There a factorisation costs about what the call overheads of one block-CG
+  iteration cost, so :class:`ReusableSolver` refactors every new matrix and solves directly: no CG.
 
-``MECHCLLN_FACTORIZER`` (``auto``, ``mumps``, ``superlu``) overrides the choice; when ``auto`` would pick
+``MECHCLLN_FACTORIZER`` (``auto``, ``dense``, ``mumps``, ``superlu``) overrides the choice; when ``auto`` would pick
 MUMPS but petsc4py cannot be imported, the fallback to SuperLU is logged once.
 
 A learning step changes the stiffness matrix only a little. :class:`ReusableSolver` keeps the last factor
@@ -26,8 +29,10 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 
 import numpy as np
+import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
@@ -35,7 +40,9 @@ log = logging.getLogger(__name__)
 
 MUMPS_MIN_DOFS = 5000    # below this SuperLU wins (measured: 3e3 unknowns 0.13 s SuperLU vs 0.05 s MUMPS
                          # in 3D, but the 0.8 s one-off petsc4py import and per-solve overhead dominate)
-BACKENDS = ("auto", "mumps", "superlu")
+DENSE_MAX_DOFS = 300       # measured crossover (docs/performance.md): 2D 144 nodes (285 dofs) even, 197 dofs
+                           # dense 1.3x faster, 389 dofs SuperLU 1.2-1.5x faster
+BACKENDS = ("auto", "dense", "mumps", "superlu")
 # Block-CG iterations on a stale factor after which the next matrix is refactored. SuperLU (small systems,
 # where call overheads dominate): a fixed count. MUMPS: from the factor's own statistics, so the choice is
 # deterministic (runs reproduce bit for bit) yet follows the cost: a numeric refactorisation costs about
@@ -106,9 +113,40 @@ def backend_for(n: int, backend: str | None = None) -> str:
     choice = (backend or os.environ.get("MECHCLLN_FACTORIZER") or "auto").lower()
     if choice not in BACKENDS:
         raise ValueError(f"factoriser {choice!r} is unknown; choose one of {', '.join(BACKENDS)}")
+    if choice == "dense" or (choice == "auto" and n < DENSE_MAX_DOFS):
+        return "dense"
     if choice == "superlu" or (choice == "auto" and n < MUMPS_MIN_DOFS):
         return "superlu"
     return "mumps" if _petsc() is not None else "superlu"
+
+
+class DenseFactor:
+    """Dense Cholesky of a small symmetric matrix, or LU with partial pivoting when it is not positive
+    definite (nonlinear Hessians near buckling)."""
+
+    name = "dense"
+    refactor_cost = 1.0
+
+    def __init__(self, A):
+        M = A.toarray() if sp.issparse(A) else np.array(A, dtype=float)
+        self.shape = M.shape
+        try:
+            self._cho, self._lu = sla.cho_factor(M, lower=True, check_finite=False), None
+        except np.linalg.LinAlgError:
+            with warnings.catch_warnings():       # singularity is checked (and raised) below
+                warnings.simplefilter("ignore", sla.LinAlgWarning)
+                self._cho, self._lu = None, sla.lu_factor(M, check_finite=False)
+            u = np.abs(np.diag(self._lu[0]))
+            if not (np.all(np.isfinite(u)) and u.min() > M.shape[0] * np.finfo(float).eps * max(u.max(), 1e-300)):
+                raise SingularMatrixError("dense LU: the matrix is singular to working precision") from None
+
+    def refactor(self, A) -> "DenseFactor":
+        return DenseFactor(A)
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        if self._cho is not None:
+            return sla.cho_solve(self._cho, b, check_finite=False)
+        return sla.lu_solve(self._lu, b, check_finite=False)
 
 
 class SuperLUFactor:
@@ -199,11 +237,12 @@ class MumpsFactor:
 def factorize(A: sp.spmatrix, backend: str | None = None):
     """A factor of the symmetric matrix ``A`` with ``.solve(b)`` for b of shape (n,) or (n, m)."""
     name = backend_for(A.shape[0], backend)
-    return MumpsFactor(A) if name == "mumps" else SuperLUFactor(A)
+    return {"dense": DenseFactor, "mumps": MumpsFactor, "superlu": SuperLUFactor}[name](A)
 
 
 class ReusableSolver:
-    """Solve with the current matrix, reusing a (possibly stale) factor as a CG preconditioner."""
+    """Solve with the current matrix, reusing a (possibly stale) factor as a CG preconditioner; with the
+    dense backend every matrix is factored and solved directly."""
 
     def __init__(self, rtol: float = 1e-13, refactor_iters: int | None = None, max_iter: int = 40,
                  backend: str | None = None):
@@ -226,7 +265,7 @@ class ReusableSolver:
         self.fresh = False
         self.cache = {}
         self._norm = abs(self.A).sum(axis=1).max()
-        if refactor or self.stale or self.lu is None or self.lu.shape != A.shape:
+        if refactor or self.stale or self.lu is None or self.lu.shape != A.shape or self.lu.name == "dense":
             self.refactor()
 
     def refactor(self) -> None:
@@ -259,6 +298,9 @@ class ReusableSolver:
         bn = column_abs_max(B)
         if not bn.any():
             return np.zeros_like(b)
+        if self.lu.name == "dense":
+            x = self._direct(B, bn)
+            return x[:, 0] if vec else x
         X0 = None
         if x0 is not None and not self.fresh:
             X0 = np.array(x0, dtype=float).reshape(B.shape)
@@ -271,6 +313,20 @@ class ReusableSolver:
             if x is None:
                 raise SingularMatrixError("linear solve failed to converge with a fresh factor")
         return x[:, 0] if vec else x
+
+    def _direct(self, B, bn):
+        """Solve with the (fresh, exact) dense factor; up to two steps of iterative refinement when the
+        backward error is above the tolerance (ill-conditioned matrices)."""
+        X = self._backsolve(B)
+        for _ in range(2):
+            R = B - self.A @ X
+            if self._converged(R, X, bn).all():
+                return X
+            X += self._backsolve(R)
+        R = B - self.A @ X
+        if self._converged(R, X, bn).all() or (np.all(np.isfinite(X)) and self._err.max() < 1e-9):
+            return X          # as good as this factor gets (ill-conditioned but usable), as in _pcg
+        raise SingularMatrixError("dense solve: backward error above 1e-9 (singular matrix)")
 
     def _pcg(self, B, bn, X0=None):
         """Block preconditioned CG from ``X0`` (default: the factor's solution); None on breakdown or too
