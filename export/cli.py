@@ -31,12 +31,33 @@ def register(subparsers) -> None:
     q.add_argument("--out", type=Path, required=True, help="run directory to create")
     q.add_argument("--floor", type=float, default=None,
                    help="spring stiffness standing in for a left-out strut's frame bending (default 0.1)")
+    _design_arguments(q)
+    q.set_defaults(func=run_printable)
+
+    q = subparsers.add_parser("design", help="design the strut widths in the frame model of the printed part "
+                              "(train what you print); writes a new run directory",
+                              description="Learn every strut's width in the frame model (rigid hubs, Timoshenko "
+                              "struts, docs/frame.md) within the printable range or remove the strut, for the "
+                              "run's task. A trained spring run is re-based at its print positions first. "
+                              "Correct the design against FEM with `mechclln correct OUT`, export with "
+                              "`mechclln export OUT`.")
+    q.add_argument("run_dir", type=Path, help="run directory (trained, or a network + task run)")
+    q.add_argument("--out", type=Path, required=True, help="run directory to create")
+    q.add_argument("--model", default=None, choices=("corotational", "linear"),
+                   help="frame model of the design (default corotational: the task's actuation at finite rotation)")
+    q.add_argument("--robust", type=int, default=0, metavar="N",
+                   help="also minimise the mean error over N samples of print errors (widths +-0.1 mm, E +-10 %%)")
+    _design_arguments(q)
+    q.set_defaults(func=run_design)
+
+
+def _design_arguments(q) -> None:
+    """Options shared by the commands that write a new, printable run directory."""
     q.add_argument("--material", default=None, help="tpu95a (default), pla or petg")
     q.add_argument("--printer", default="generic", help="printer profile whose bed the part must fit")
     _spec_arguments(q)
     q.add_argument("--force", action="store_true", help="replace an existing OUT")
     q.add_argument("--quiet", action="store_true")
-    q.set_defaults(func=run_printable)
 
 
 def _spec_arguments(p) -> None:
@@ -50,17 +71,10 @@ def _spec_arguments(p) -> None:
 
 
 def recorded_design(run_dir: Path):
-    """(spec, material) recorded by `mechclln printable` in RUN/printable.json, else (None, None)."""
-    from mechclln.fileio import read_data
-    from mechclln.geometry.materials import MATERIALS
-    from mechclln.geometry.spec import PartSpec
-    from mechclln.schema import Fields
+    """(spec, material) recorded by `mechclln design` or `mechclln printable`, else (None, None)."""
+    from mechclln.geometry.design_run import recorded_spec
 
-    path = Path(run_dir) / "printable.json"
-    if not path.exists():
-        return None, None
-    f = Fields(read_data(path), str(path))
-    return PartSpec.from_fields(f.obj("spec")), f.string("material", choices=tuple(MATERIALS))
+    return recorded_spec(run_dir)
 
 
 def spec_from_args(args, base=None):
@@ -93,8 +107,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def fitting_spec(run_dir: Path, printer: str = "generic"):
-    """The default part spec, with the scale lowered (never raised) so the part fits the printer's bed."""
+def fitting_spec(net, printer: str = "generic"):
+    """The default part spec, with the scale lowered (never raised) so the part of ``net`` (a Network or a
+    run directory) fits the printer's bed."""
     import numpy as np
 
     from mechclln import network as netio
@@ -102,8 +117,9 @@ def fitting_spec(run_dir: Path, printer: str = "generic"):
 
     from .printer import get_printer
 
+    if isinstance(net, (str, Path)):
+        net = netio.load(Path(net) / "network.json")
     spec = PartSpec()
-    net = netio.load(Path(run_dir) / "network.json")
     extent = float(np.ptp(net.x[:, :2], axis=0).max())
     room = 0.95 * min(get_printer(printer).bed[:2]) - 2 * spec.hub_radius
     return spec.with_(scale=min(spec.scale, np.floor(10 * room / extent) / 10))
@@ -144,18 +160,23 @@ def run_printable(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo_step(run_dir: Path) -> dict:
-    """The demo's export step: refine the trained run into a printable design in ``RUN/printable`` (the
-    part spec scaled to fit the generic bed) and export that; later demo steps run on ``RUN/printable``."""
-    from .pipeline import export_run
+def run_design(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
 
-    spec = fitting_spec(run_dir)
-    out = Path(run_dir) / "printable"
-    ref = refine(run_dir, out, spec, force=True, progress=False)
-    rep = export_run(out, spec, force=True)
-    return {"run_dir": str(out), "scale_mm": spec.scale,
-            "struts_printed": ref["n_edges"] - ref["n_left_out"], "left_out": ref["n_left_out"],
-            "spring_C_over_C0": {"trained_k_stress_free": ref["C_rel_as_printed"],
-                                 "printable_k": ref["C_rel_refined"]},
-            "files": rep["files"], "bodies": rep["mesh"]["bodies"], "watertight": rep["mesh"]["watertight"],
-            "seconds": ref["seconds"]["total"] + rep["timings"]["total_s"]}
+    from mechclln.design import DesignConfig
+    from mechclln.fileio import refuse_existing
+    from mechclln.geometry.design_run import design_run
+
+    refuse_existing(args.out, args.force)
+    spec = spec_from_args(args, fitting_spec(args.run_dir, args.printer))
+    cfg = DesignConfig() if args.model is None else DesignConfig(model=args.model)
+    with tqdm(desc="frame design", unit="step", disable=args.quiet) as bar:
+        def tick(phase, step, C):
+            bar.set_postfix_str(f"{phase}: C={C:.3g}", refresh=False)
+            bar.update(1)
+        rep = design_run(args.run_dir, args.out, spec, args.material or "tpu95a", cfg, args.force, tick,
+                         robust=args.robust)
+    print(f"wrote {args.out}: {rep['n_edges'] - rep['n_removed']} struts printed, {rep['n_removed']} removed; "
+          f"frame C/C0 {rep['C_rel_frame'][cfg.model]:.3g} ({cfg.model}), {rep['C_rel_frame']['linear']:.3g} "
+          f"(linear) in {rep['seconds']:.1f} s; next: `mechclln correct {args.out}`")
+    return 0

@@ -70,10 +70,11 @@ def _table(header: list[str], rows: list[list]) -> str:
 
 
 def lab_sheet_markdown(part: Part, cmp: PrintComparison, report: dict, figure_name: str, title: str,
-                       fem_strains: np.ndarray | None = None) -> str:
-    """The sheet's Markdown text (the figure is referenced by file name). ``fem_strains`` (n_ex, T): the
-    FEM target strains of this very part (e.g. after FEM fine-tuning, whose widths the springs do not
-    know), added as a column."""
+                       predictions: dict | None = None, notes: list | None = None) -> str:
+    """The sheet's Markdown text (the figure is referenced by file name). ``predictions``: {label: (n_ex, T)
+    target strains} of this very part in the models that know its widths (frame, linear FEM, finite-strain
+    FEM), which replace the spring columns; ``notes``: extra lines under the table (e.g. the tolerance
+    spread)."""
     task, tr, pr = cmp.task, cmp.trained, cmp.printed
     force_scale = part.kappa * part.scale
     xs = cmp.x_print * part.scale
@@ -111,19 +112,24 @@ def lab_sheet_markdown(part: Part, cmp: PrintComparison, report: dict, figure_na
             "Force: tension of the actuating pin pair (positive pulls the hubs apart).", "",
             "## Measurement (targets)", ""]
     rows = []
+    if predictions:
+        cols = {label: np.asarray(v, float) for label, v in predictions.items()}
+    else:
+        cols = {f"trained strain ({tr.model} springs)": tr.target_strains,
+                f"as-printed strain ({pr.model} springs)": pr.target_strains}
+    last = list(cols.values())[-1]
     for ex in range(task.n_examples):
         for t, (i, j) in enumerate(task.target_pairs):
             want = task.target_strains[ex, t]
-            rows.append([ex, f"{i}-{j}", r0t[t], want, want * r0t[t], tr.target_strains[ex, t],
-                         pr.target_strains[ex, t], pr.target_strains[ex, t] * r0t[t]]
-                        + ([fem_strains[ex, t], fem_strains[ex, t] * r0t[t]] if fem_strains is not None else []))
-    out += [_table(["example", "hubs", "r0 (mm)", "desired strain", "desired motion (mm)", "trained strain",
-                    "as-printed strain", "as-printed motion (mm)"]
-                   + (["FEM strain (this part)", "FEM motion (mm)"] if fem_strains is not None else []), rows), "",
-            f"Task error C ({tr.model} spring model): trained {c_tr:.3g}, as-printed {c_pr:.3g}"
-            + (f"; FEM of this part {0.5 * np.mean(np.sum((fem_strains - task.target_strains) ** 2, axis=1)):.3g}"
-               " (the spring columns do not know its fine-tuned widths: trust the FEM column)"
-               if fem_strains is not None else "") + ".", ""]
+            rows.append([ex, f"{i}-{j}", r0t[t], want, want * r0t[t]] + [v[ex, t] for v in cols.values()]
+                        + [last[ex, t] * r0t[t]])
+    out += [_table(["example", "hubs", "r0 (mm)", "desired strain", "desired motion (mm)", *cols,
+                    f"motion (mm), {list(cols)[-1]}"], rows), ""]
+    err = lambda v: 0.5 * float(np.mean(np.sum((v - task.target_strains) ** 2, axis=1)))  # noqa: E731
+    out += ["Task error C: " + "; ".join(f"{label} {err(v):.3g}" for label, v in cols.items())
+            + (" (the spring models of this design stand in for nothing printed: trust these columns)"
+               if predictions else "") + ".", ""]
+    out += [*(notes or []), *([""] if notes else [])]
     if len(task.source_nodes) or len(task.target_nodes):
         out += ["Node terminals (displacement of one component, mm): sources "
                 f"{task.source_nodes.tolist()}, targets {task.target_nodes.tolist()}.", ""]

@@ -36,13 +36,14 @@ FORMATS = ("stl", "3mf", "dxf", "svg")
 
 def render_export(net, task, spec: PartSpec | None = None, material="tpu95a", printer="generic",
                   formats=FORMATS, model: str = "nonlinear", title: str = "mechclln part",
-                  part=None, fem_strains=None) -> tuple[dict, dict]:
+                  part=None, predictions=None, notes=None) -> tuple[dict, dict]:
     """All export files of a trained network, in memory: ``({file name: bytes}, report dict)``.
 
     ``part``: a part already designed for ``net`` (e.g. the FEM fine-tuned widths, ``RUN/finetune/
     part.json``), exported as it is (its spec and material replace ``spec`` and ``material``); by default
-    the part is built from the network. ``fem_strains`` (n_ex, T): FEM target strains of that part, added
-    to the report and the lab sheet."""
+    the part is built from the network. ``predictions`` {label: (n_ex, T)}: target strains of this part
+    in the models that know its widths (frame, FEM), for the report and the lab sheet; ``notes``: lines
+    for the sheet (tolerance spread)."""
     timings, t0 = {}, time.perf_counter()
     bad = sorted(set(formats) - set(FORMATS))
     if bad:
@@ -97,9 +98,10 @@ def render_export(net, task, spec: PartSpec | None = None, material="tpu95a", pr
     }
     t = time.perf_counter()
     files["lab_sheet.png"] = figure_png(part)
-    if fem_strains is not None:
-        report["fidelity"]["target_strains_fem_this_part"] = np.asarray(fem_strains)
-    files["lab_sheet.md"] = lab_sheet_markdown(part, cmp, report, "lab_sheet.png", title, fem_strains).encode()
+    if predictions:
+        report["fidelity"]["target_strains_this_part"] = {k: np.asarray(v) for k, v in predictions.items()}
+    files["lab_sheet.md"] = lab_sheet_markdown(part, cmp, report, "lab_sheet.png", title, predictions,
+                                               notes).encode()
     timings["lab_sheet_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t0
     report["timings"] = timings
@@ -134,6 +136,45 @@ def check_mesh_files(files: dict[str, bytes], printer, checks=None, min_feature=
                                              for n, r in reps.items()}}
 
 
+def part_predictions(run_dir: Path, part_file, task):
+    """Target strains of the part in the models that know its widths, and notes, for the lab sheet:
+    a fine-tuned part's FEM strains (``finetune.json`` beside ``part_file``); a design run's frame strains
+    (``design.json``) and, once `mechclln fem` has run on it, its linear and finite-strain FEM strains and
+    their spread under print errors (``fem/fidelity.json``). (None, None) for other runs."""
+    from mechclln.fileio import read_data
+
+    shape = task.target_strains.shape
+    got = lambda v: v is not None and np.shape(v) == shape  # noqa: E731
+    if part_file is not None:
+        tuned = Path(part_file).parent / "finetune.json"
+        fem = read_data(tuned).get("target_strains_reexported") if tuned.exists() else None
+        return ({"linear FEM strain (this part)": np.asarray(fem)}, None) if got(fem) else (None, None)
+    design = run_dir / "design.json"
+    if not design.exists():
+        return None, None
+    d = read_data(design)
+    model = d.get("model", "corotational")
+    pred = {f"frame strain ({model})": np.asarray(d["frame_target_strains"][model])}
+    notes = []
+    fid = run_dir / "fem" / "fidelity.json"
+    if fid.exists():
+        f = read_data(fid)
+        for key, label in (("fem_linear", "linear FEM strain"), ("fem_finite", "finite-strain FEM strain")):
+            v = f["models"].get(key, {}).get("target_strains")
+            if got(v):
+                pred[label] = np.asarray(v)
+        tol = f.get("tolerances", {})
+        for case, what in (("widths", f"widths +-{tol.get('width_error_mm', 0.1):g} mm"),
+                           ("modulus_per_strut", f"modulus per strut +-{100 * tol.get('modulus_error_rel', 0.1):g} %")):
+            if case in tol:
+                t = tol[case]
+                notes.append(f"- print tolerance ({what}, {tol.get('n_samples')} samples, linear FEM): target "
+                             f"strains 5-95 % {np.round(np.asarray(t['target_strains_q05'])[-1], 4).tolist()} to "
+                             f"{np.round(np.asarray(t['target_strains_q95'])[-1], 4).tolist()} (actuated example); "
+                             f"C 95th percentile {t['C_q95']:.3g}")
+    return pred, notes
+
+
 def export_run(run_dir, spec: PartSpec | None = None, material="tpu95a", printer="generic", formats=FORMATS,
                gcode: bool = False, force: bool = False, part_file=None) -> dict:
     """Export a run directory into ``RUN_DIR/export/`` (replaced only with ``force``); returns the report.
@@ -143,22 +184,20 @@ def export_run(run_dir, spec: PartSpec | None = None, material="tpu95a", printer
     from mechclln.geometry.part import load_part, save_part
     from mechclln.rundir import load_run, staged_directory
 
+    from mechclln.geometry.design_run import recorded_spec
+
     run_dir = Path(run_dir)
     _, net, task, metrics = load_run(run_dir)
+    spec = spec or recorded_spec(run_dir)[0]      # a design or printable run's widths hold for its spec
     model = str(metrics.get("model", "nonlinear"))
     given = None if part_file is None else load_part(part_file)
     dest = run_dir / "export" if part_file is None else Path(part_file).parent / "export"
     if given is not None and len(given.nodes) != net.n_nodes:
         raise MechcllnError(f"{part_file}: field 'nodes': {len(given.nodes)} hubs, but {run_dir / 'network.json'} "
                             f"has {net.n_nodes} nodes; give a part made for this run")
-    fem = None
-    if part_file is not None and (Path(part_file).parent / "finetune.json").exists():
-        from mechclln.fileio import read_data   # the FEM-fine-tuned part's own FEM prediction
-
-        fem = np.asarray(read_data(Path(part_file).parent / "finetune.json").get("target_strains_reexported"))
-        fem = fem if fem.shape == task.target_strains.shape else None
+    predictions, notes = part_predictions(run_dir, part_file, task)
     files, report = render_export(net, task, spec, material, printer, formats, model, title=run_dir.name,
-                                  part=given, fem_strains=fem)
+                                  part=given, predictions=predictions, notes=notes)
     part = report.pop("_part")
     with staged_directory(dest, force=force) as tmp:
         for name, data in files.items():

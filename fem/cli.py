@@ -39,6 +39,14 @@ def register(subparsers) -> None:
                    help="mesh used while learning (coarser is faster; it only steers the step size)")
     q.add_argument("--force", action="store_true", help="replace an existing RUN/finetune/")
     q.set_defaults(func=cmd_finetune)
+    q = subparsers.add_parser("correct", help="correct a frame design (`mechclln design`) against finite-strain "
+                              "FEM: a few FEM solves, re-designs against shifted targets; rewrites the run")
+    q.add_argument("run_dir", type=Path, help="run directory written by `mechclln design` or `mechclln demo`")
+    q.add_argument("--rounds", type=int, default=2, help="at most this many re-designs (default 2)")
+    q.add_argument("--tol", type=float, default=2e-4, help="stop when finite-strain FEM C/C0 <= tol")
+    q.add_argument("--elements-across", type=int, default=2, help="FEM elements across the narrowest strut")
+    q.set_defaults(func=run_correct)
+
     q = subparsers.add_parser("lab-compare", help="measured target strains of a printed part (tracked hub "
                                                   "positions) against every model; writes RUN/lab/compare.json")
     q.add_argument("run_dir", type=Path)
@@ -144,9 +152,14 @@ def cmd_fem_bench(args: argparse.Namespace) -> int:
     return main(args)
 
 
-def demo_step(run_dir: Path) -> dict:
-    """The demo's FEM step: the linear fidelity check (the finite-strain model is left to
-    `mechclln fem RUN_DIR`, to keep the demo within its time budget); returns a short summary."""
-    from .fidelity import check_run
+def run_correct(args: argparse.Namespace) -> int:
+    from .correct import correct_run
 
-    return _summary(check_run(run_dir, finite_strain=False))
+    def tick(rnd, c_rel):
+        print(f"correct: round {rnd}: finite-strain FEM C/C0 {c_rel:.3g}", flush=True)
+
+    rec = correct_run(args.run_dir, args.rounds, args.tol, args.elements_across, tick)
+    print(f"corrected {args.run_dir}: FEM C/C0 {rec['rounds'][0]['C_rel_fem_finite']:.3g} -> "
+          f"{rec['C_rel_fem_finite']:.3g} in {len(rec['rounds']) - 1} re-designs ({rec['seconds']:.0f} s); "
+          f"check it with `mechclln fem {args.run_dir}`")
+    return 0

@@ -45,13 +45,29 @@ def built_springs(net, gpart, x_print, ptask) -> np.ndarray:
 
 
 def load_geometry_part(run_dir: Path, net, task, x_print):
-    """The part the export stage wrote (RUN/export/part.json), else the default part of the network."""
+    """The part the export stage wrote (RUN/export/part.json), else the network's part built with the spec
+    the run recorded (a design or printable run) or the default spec."""
+    from mechclln.geometry.design_run import recorded_spec
     from mechclln.geometry.part import build_part, load_part
 
     saved = run_dir / "export" / "part.json"
     if saved.exists():
         return load_part(saved)
-    return build_part(net, task=task, x_print=x_print)
+    spec, material = recorded_spec(run_dir)
+    return build_part(net, spec, material or "tpu95a", task=task, x_print=x_print)
+
+
+def frame_responses(gpart, task) -> dict:
+    """Target strains (n_ex, T) of the frame model of the part (:mod:`mechclln.frame`), linear and (2D)
+    corotational: rigid hubs, Timoshenko struts of the part's widths."""
+    from mechclln.design import PairTask, respond
+    from mechclln.frame import Frame
+
+    fr, pt = Frame.of_part(gpart), PairTask.of(task)
+    out = {"frame_linear": respond(fr, np.asarray(gpart.width, float), pt, True)[1]}
+    if gpart.dim == 2:
+        out["frame_corotational"] = respond(fr, np.asarray(gpart.width, float), pt, False)[1]
+    return out
 
 
 def mesh_part(gpart, elements_across: int = 2, mesh_size: float | None = None, comm=None):
@@ -124,7 +140,8 @@ def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
     wanted = task.target_strains
     models = {"trained_springs": springs.trained.target_strains,
               "printed_springs": springs.printed.target_strains,
-              "built_springs": built_springs(net, gpart, springs.x_print, ptask), "fem_linear": res["linear"]}
+              "built_springs": built_springs(net, gpart, springs.x_print, ptask), **frame_responses(gpart, ptask),
+              "fem_linear": res["linear"]}
     if finite_strain:
         models["fem_finite"] = res["finite"]
     ref = models["trained_springs"]

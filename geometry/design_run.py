@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mechclln.design import DesignConfig, PairTask, design, respond, task_error
+from mechclln.design import DesignConfig, PairTask, PrintErrors, design, gauss_newton, respond, sampled_errors, task_error
 from mechclln.frame import Frame
 from mechclln.network import Network
 
@@ -76,14 +76,34 @@ def frame_strains(frame: Frame, widths, ptask: PairTask) -> dict:
 
 
 def design_network(net: Network, task, spec: PartSpec, material: str = "tpu95a",
-                   config: DesignConfig | None = None, wanted=None, w0=None, progress=None):
-    """Design the widths of ``net`` (stress-free at its positions) for ``task`` (or ``wanted`` strains).
+                   config: DesignConfig | None = None, progress=None, robust: int = 0):
+    """Design the widths of ``net`` (stress-free at its positions) for ``task``; with ``robust`` = N > 0,
+    then minimise the mean error over N samples of print errors (:class:`mechclln.design.PrintErrors`).
 
-    Returns (FramePart, DesignResult)."""
+    Returns (FramePart, DesignResult, robust report or None)."""
+    cfg = (config or DesignConfig()).validate()
     fp = frame_part(net, spec, material)
-    start = fp.w0 if w0 is None else np.asarray(w0, float)
-    res = design(fp.frame, PairTask.of(task, wanted), start, fp.lo, fp.hi, config, progress)
-    return fp, res
+    ptask = PairTask.of(task)
+    res = design(fp.frame, ptask, fp.w0, fp.lo, fp.hi, cfg, progress)
+    return (fp, res, None) if not robust else (fp, *robust_design(fp, ptask, res, cfg, robust, progress))
+
+
+def robust_design(fp: FramePart, ptask: PairTask, res, cfg: DesignConfig, n: int, progress=None,
+                  n_check: int = 200):
+    """Re-design ``res`` for the mean C over ``n`` print-error samples; the 95th percentile of C/C0 over
+    ``n_check`` fresh samples (another seed) before and after is the report."""
+    linear = cfg.model == "linear"
+    train, check = PrintErrors.draw(len(res.widths), n, seed=1), PrintErrors.draw(len(res.widths), n_check, seed=2)
+    before = sampled_errors(fp.frame, res.widths, ptask, linear, check, fp.lo) / res.C_start
+    w, C, eps = gauss_newton(fp.frame, ptask, res.widths, fp.lo, fp.hi, cfg, linear, errors=train,
+                             progress=progress, phase="robust", history=res.history)
+    after = sampled_errors(fp.frame, w, ptask, linear, check, fp.lo) / res.C_start
+    report = {"train_samples": n, "check_samples": n_check, "width_error_95_mm": 0.1, "modulus_error_95": 0.1,
+              "C_rel_q95_before": float(np.quantile(before, 0.95)), "C_rel_q95_after": float(np.quantile(after, 0.95)),
+              "C_rel_median_before": float(np.median(before)), "C_rel_median_after": float(np.median(after)),
+              "C_rel_nominal_before": res.C / res.C_start,
+              "C_rel_nominal_after": task_error(eps, ptask.wanted) / res.C_start, "model": cfg.model}
+    return replace(res, widths=w, C=task_error(eps, ptask.wanted), strains=eps), report
 
 
 def write_design_run(out_dir, fp: FramePart, res, task, config: DesignConfig, force: bool = False,
@@ -113,15 +133,16 @@ def write_design_run(out_dir, fp: FramePart, res, task, config: DesignConfig, fo
         netio.save(designed_network(fp, res.widths), tmp / "network.json")
         save_task(task, tmp / "task.json")
         write_json(tmp / "metrics.json", {
-            "format": "mechclln.metrics", "version": 1, "model": f"frame ({model})", "rule": "gauss_newton",
+            "format": "mechclln.metrics", "version": 1, "model": "nonlinear", "frame_model": model,
+            "rule": "gauss_newton",
             "learn": ["width"], "C0": c0, "C_final": c[model], "C_rel_final": c[model] / c0,
-            "note": "frame width design; see design.json"})
+            "note": "frame width design (C: frame model); model: that of the spring comparisons; see design.json"})
         write_json(tmp / "design.json", report)
     return report
 
 
 def design_run(run_dir, out_dir, spec: PartSpec | None = None, material: str = "tpu95a",
-               config: DesignConfig | None = None, force: bool = False, progress=None) -> dict:
+               config: DesignConfig | None = None, force: bool = False, progress=None, robust: int = 0) -> dict:
     """`mechclln design RUN --out OUT`: the frame design of a run's network (a trained spring run is
     re-based at its print positions, stress-free) for its task, written as the run ``out_dir``."""
     from mechclln.fileio import refuse_existing
@@ -136,9 +157,26 @@ def design_run(run_dir, out_dir, spec: PartSpec | None = None, material: str = "
     _, net, task, metrics = load_run(run_dir)
     x_print = print_positions(net)
     start, ptask = as_printed_network(net, x_print), as_printed_task(task, x_print)
-    fp, res = design_network(start, ptask, spec, material, cfg, progress=progress)
+    fp, res, rob = design_network(start, ptask, spec, material, cfg, progress, robust)
     return write_design_run(out_dir, fp, res, ptask, cfg, force, source=str(run_dir),
-                            extra={"seconds_total": time.perf_counter() - t0})
+                            extra={"seconds_total": time.perf_counter() - t0, "robust": rob})
+
+
+def recorded_spec(run_dir):
+    """(spec, material) a design run (``design.json``) or a printable run (``printable.json``) recorded,
+    else (None, None): the part of such a run must be built with its own spec (its k bounds or widths
+    hold for that spec only)."""
+    from mechclln.fileio import read_data
+    from mechclln.schema import Fields
+
+    from .materials import MATERIALS
+
+    for name in ("design.json", "printable.json"):
+        path = Path(run_dir) / name
+        if path.exists():
+            f = Fields(read_data(path), str(path))
+            return PartSpec.from_fields(f.obj("spec")), f.string("material", choices=tuple(MATERIALS))
+    return None, None
 
 
 def load_design(run_dir):

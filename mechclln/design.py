@@ -113,7 +113,7 @@ class DesignConfig:
 
     model: str = "corotational"     # frame model of the final design: "corotational" or "linear"
     steps: int = 40                 # Gauss-Newton steps per phase
-    tol: float = 1e-8               # a phase stops when C / C_ref <= tol (C_ref: C of a zero response)
+    tol: float = 1e-6               # a phase stops when C / C_ref <= tol (C_ref: C of a zero response)
     damping: float = 1e-3           # initial Levenberg-Marquardt damping, relative to the largest J^T J entry
     max_step: float = 0.5           # largest width change in one step
     floor: float = 0.02             # width a strut may thin to before it is removed (relaxed phases)

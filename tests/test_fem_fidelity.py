@@ -25,7 +25,8 @@ def report(tmp_path_factory):
 def test_fidelity_files_are_written(report):
     run, rep = report
     data = json.loads((run / "fem" / "fidelity.json").read_text())
-    assert set(data["models"]) == {"trained_springs", "printed_springs", "built_springs", "fem_linear",
+    assert set(data["models"]) == {"trained_springs", "printed_springs", "built_springs", "frame_linear",
+                                   "frame_corotational", "fem_linear",
                                    "fem_finite"}
     assert (run / "fem" / "energy_linear.png").stat().st_size > 10_000
     assert (run / "fem" / "deformed_linear.xdmf").exists()

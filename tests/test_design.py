@@ -1,0 +1,106 @@
+"""Width design in the frame model (mechclln.design, geometry/design_run): printable by construction."""
+import json
+
+import numpy as np
+import pytest
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from mechclln.design import DesignConfig, PairTask, PrintErrors, jacobian, respond, sampled_errors
+from mechclln.geometry.design_run import design_network, frame_part
+from mechclln.geometry.spec import PartSpec
+from mechclln.packing import jammed_network
+from mechclln.task import random_task
+
+SPEC = PartSpec(scale=14.0)
+
+
+@pytest.fixture(scope="module")
+def small():
+    net = jammed_network(80, dim=2, seed=2)
+    task = random_task(net, n_targets=2, source_strain=0.05, target_strain=0.05, seed=4, rest=True)
+    return net, task
+
+
+@pytest.fixture(scope="module")
+def designed(small):
+    net, task = small
+    return design_network(net, task, SPEC, "tpu95a", DesignConfig(model="corotational"))
+
+
+def test_jacobian_matches_finite_differences(small):
+    """d(target strain)/dw by the adjoint vs central differences of the corotational frame."""
+    net, task = small
+    fp = frame_part(net, SPEC)
+    pt = PairTask.of(task)
+    w = fp.w0
+    states, _ = respond(fp.frame, w, pt, False)
+    J = jacobian(fp.frame, w, states, pt)
+    for e in (0, 7, 19):
+        dw = np.zeros_like(w)
+        dw[e] = 1e-5
+        fd = (respond(fp.frame, w + dw, pt, False)[1] - respond(fp.frame, w - dw, pt, False)[1]).ravel() / 2e-5
+        assert np.allclose(J[:, e], fd, rtol=1e-5, atol=1e-10)
+
+
+def test_design_does_the_task_and_is_printable(small, designed):
+    """Frame C/C0 far below 1e-3; every width within [w_min, w_cap] or 0; hubs keep 2 struts; one piece."""
+    net, task = small
+    fp, res, _ = designed
+    assert res.C / res.C_start < 1e-4
+    w = res.widths
+    on = w > 0
+    assert np.all(w[on] >= fp.lo - 1e-12) and np.all(w[on] <= fp.hi[on] + 1e-12)
+    assert res.removed.size > 0
+    deg = np.bincount(net.edges[on].ravel(), minlength=net.n_nodes)
+    assert deg.min() >= 2
+    ed = net.edges[on]
+    g = coo_matrix((np.ones(len(ed)), (ed[:, 0], ed[:, 1])), shape=(net.n_nodes,) * 2)
+    assert connected_components(g, directed=False)[0] == 1
+    # the recorded strains are the frame's own response at the designed widths
+    assert np.allclose(respond(fp.frame, w, PairTask.of(task), False)[1], res.strains, atol=1e-12)
+
+
+def test_robust_design_lowers_the_95th_percentile(small, designed):
+    """Minimising the mean C over print-error samples lowers the 95th percentile of C on fresh samples."""
+    from mechclln.geometry.design_run import robust_design
+
+    net, task = small
+    fp, res, _ = designed
+    cfg = DesignConfig(model="linear", steps=15)
+    _, rep = robust_design(fp, PairTask.of(task), res, cfg, 12, n_check=60)
+    assert rep["C_rel_q95_after"] < rep["C_rel_q95_before"]
+
+
+def test_sampled_errors_are_zero_free_for_a_perfect_print(small, designed):
+    """With no print error the sampled C equals the nominal C (the sampler adds nothing of its own)."""
+    net, task = small
+    fp, res, _ = designed
+    none = PrintErrors(np.zeros((2, len(res.widths))), np.ones((2, len(res.widths))))
+    c = sampled_errors(fp.frame, res.widths, PairTask.of(task), False, none, fp.lo)
+    assert np.allclose(c, res.C, rtol=1e-9)
+
+
+def test_design_cli_writes_a_run_that_exports(tmp_path, small):
+    """`mechclln design` on a network + task run writes a run whose k maps back to the designed widths."""
+    from mechclln import network as netio
+    from mechclln.cli import main
+    from mechclln.geometry.part import build_part
+    from mechclln.rundir import load_run
+    from mechclln.task import save_task
+
+    net, task = small
+    src = tmp_path / "src"
+    src.mkdir()
+    netio.save(net, src / "network.json")
+    save_task(task, src / "task.json")
+    (src / "metrics.json").write_text(json.dumps({"format": "mechclln.metrics", "version": 1}))
+    out = tmp_path / "d"
+    assert main(["design", str(src), "--out", str(out), "--scale", "14", "--quiet"]) == 0
+    d = json.loads((out / "design.json").read_text())
+    _, dnet, dtask, _ = load_run(out)
+    part = build_part(dnet, PartSpec(scale=14.0), task=dtask, x_print=dnet.x)
+    w = np.array(d["widths_mm"])
+    assert np.allclose(part.width, w[w > 0], rtol=1e-12)
+    assert sorted(dnet.meta["left_out_edges"]) == d["removed_edges"]
+    assert main(["design", str(src), "--out", str(out), "--quiet"]) == 2      # exists: refused without --force
