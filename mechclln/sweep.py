@@ -109,7 +109,6 @@ def _build(p: dict):
 def run_point(p: dict) -> dict:
     """Train grid point ``p`` to ``train.tol`` or ``train.steps``; one table row (errors are recorded, so
     that a point that cannot train is not rerun)."""
-    from .equilibrium import Equilibria
     from .training import TrainConfig, Trainer
 
     n = p["network"]
@@ -121,10 +120,8 @@ def run_point(p: dict) -> dict:
         tr_cfg = dict(p["train"], learn=tuple(p["train"]["learn"]))
         if "k_bounds" in tr_cfg:
             tr_cfg["k_bounds"] = tuple(tr_cfg["k_bounds"])
-        cfg = TrainConfig(rule=p["rule"], checkpoint_every=0, report_cosine=False, **tr_cfg)
-        tr = Trainer(net, task, cfg, check_rigidity=not p["tether"])
-        if p["tether"]:        # TrainConfig has no tether field yet: the trainer's solver is replaced
-            tr.eq = Equilibria(net, task, cfg.model, tether=p["tether"])
+        cfg = TrainConfig(rule=p["rule"], checkpoint_every=0, report_cosine=False, tether=p["tether"], **tr_cfg)
+        tr = Trainer(net, task, cfg)
         while tr.step_index < cfg.steps and not tr.converged:
             tr.step()
         share = tr.eq.tether_share(tr.states[0], tr.k, tr.l)

@@ -73,9 +73,8 @@ def test_weak_tether_on_a_rigid_network_changes_the_state_by_order_tether():
 def test_peer_network_trains_with_tether():
     """The issue's below-isostatic task: k by coupled learning passes the peers' final error C/C0 ~ 0.49."""
     net, task = peer_network()
-    cfg = TrainConfig(learn=("k",), steps=120, tol=0.49, checkpoint_every=0, report_cosine=False)
+    cfg = TrainConfig(learn=("k",), steps=120, tol=0.49, checkpoint_every=0, report_cosine=False, tether=1e-2)
     tr = Trainer(net, task, cfg, check_rigidity=False)
-    tr.eq = Equilibria(net, task, cfg.model, tether=1e-2)    # until TrainConfig carries the tether
     while tr.step_index < cfg.steps and not tr.converged:
         tr.step()
     assert tr.converged, tr.history.C_rel[-1]
