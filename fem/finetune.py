@@ -16,7 +16,7 @@ its C values steer the step size only.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,95 @@ class StrutWidths:
     @staticmethod
     def param_grad(p: np.ndarray, params: dict) -> dict:
         return {"w": p}
+
+
+@dataclass(eq=False)
+class FemState:
+    """A linear FEM state: owned dofs ``u`` [mm], and ``p`` each strut's energy per unit width [mJ/mm]."""
+
+    u: np.ndarray
+    p: np.ndarray
+
+
+class FemWidths:
+    """Linear FEM of a part as an element model of the learning machine (:mod:`mechclln.learner`):
+    parameter ``w`` (strut widths, mm) applied as the cell-wise modulus factor ``w / w_mesh`` on the
+    struts of the mesh ``pt`` (a strip's axial stiffness is linear in w: ``u_e = w p_e``). The stiffness is
+    assembled and factored once per parameter set; states and adjoints come from that factor."""
+
+    names = ("w",)
+    elements = StrutWidths
+
+    def __init__(self, pt, gpart, task):
+        self.pt, self.gpart, self.task = pt, gpart, task
+        self.w_mesh = np.asarray(gpart.width, float).copy()
+        self.cells, self.cell_edge = _strut_cells(pt, len(self.w_mesh))
+        self._model, self._w, self.n_factorizations = None, None, 0
+
+    @staticmethod
+    def physical(state: FemState) -> np.ndarray:
+        return state.p
+
+    def _lin(self, w):
+        if self._w is None or not np.array_equal(w, self._w):
+            dfx = stack.dolfinx()
+            self.reset()
+            self.factor = dfx.fem.Function(dfx.fem.functionspace(self.pt.mesh, ("DG", 0)))
+            self.factor.x.array[:] = 1.0
+            self.factor.x.array[self.cells] = (w / self.w_mesh)[self.cell_edge]
+            self._model, self._w = linear.LinearModel(self.pt, pinned=self.gpart.pinned, factor=self.factor), w.copy()
+            self.n_factorizations += 1
+        return self._model
+
+    def _state(self, st, w) -> FemState:
+        e = fields.strut_energies(self.pt, fields.function_of(self.pt, st.u), len(w), self.factor)
+        return FemState(st.u, e / w)
+
+    def free_states(self, params, warm=None):
+        lin, w = self._lin(params["w"]), params["w"]
+        return [self._state(lin.solve(self.task.source_pairs, s), w) for s in self.task.source_strains]
+
+    def _target_rows(self):
+        from . import constraints
+
+        a, _, _ = constraints.pair_rows(self.pt, self.task.target_pairs)
+        return np.array([self._model.fac.rows(a[t:t + 1]).toarray().ravel() for t in range(len(a))])
+
+    def task_error(self, states):
+        rows, want, n_ex = self._target_rows(), self.task.target_strains, len(states)
+        errs = [rows @ st.u - want[ex] for ex, st in enumerate(states)]
+        return (0.5 * sum(float(e @ e) for e in errs) / n_ex, errs, [rows.T @ e / n_ex for e in errs])
+
+    def other_state(self, ex, free: FemState, params, eta: float, soft: float = 0.0) -> FemState:
+        t, lin = self.task, self._lin(params["w"])
+        eps = self._target_rows() @ free.u
+        tv = t.target_strains[ex] if soft else eps + eta * (t.target_strains[ex] - eps)
+        comp = np.concatenate([np.zeros(len(t.source_pairs)), np.full(len(t.target_pairs), soft)])
+        st = lin.solve(np.vstack([t.source_pairs, t.target_pairs]), np.concatenate([t.source_strains[ex], tv]),
+                       soft=comp)
+        return self._state(st, params["w"])
+
+    def adjoint(self, ex, state: FemState, params, dC_du) -> dict:
+        """``dC/dw_e = -psi^T (dK/dw_e) u`` with ``dK/dw_e = K_e / w_e`` (the factor is linear in w)."""
+        from .tolerance import mixed_strut_energies
+
+        lin, w = self._lin(params["w"]), params["w"]
+        psi = lin.solve(self.task.source_pairs, np.zeros(len(self.task.source_pairs)), f=dC_du).u
+        return {"w": -mixed_strut_energies(self.pt, state.u, psi, len(w), self.factor) / w}
+
+    def beta_unit(self, params) -> float:
+        g = self.gpart
+        t = g.thickness if g.dim == 2 else 1.0
+        return float(g.material.youngs_modulus * np.mean(params["w"]) * t * np.mean(g.axis_lengths())) \
+            * self.task.n_examples
+
+    def typical(self, name, params) -> float:
+        return float(np.mean(params["w"]))
+
+    def reset(self) -> None:
+        if self._model is not None:
+            self._model.destroy()
+        self._model, self._w = None, None
 
 
 def _strut_cells(pt, n_struts):

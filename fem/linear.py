@@ -53,18 +53,21 @@ class LinearModel:
     def destroy(self):
         self.fac.destroy()
 
-    def solve(self, pairs, strains, f: np.ndarray | None = None) -> State:
+    def solve(self, pairs, strains, f: np.ndarray | None = None, soft: np.ndarray | None = None) -> State:
         """Equilibrium with each pair's linear strain imposed (``pairs`` (m, 2) node ids, ``strains`` (m,)).
 
-        ``f`` optional external load on the owned dofs [N] (for textbook checks). Rigid motion left free
-        by the pins is removed (zero mean hub translation/rotation).
+        ``f`` optional external load on the owned dofs [N] (for textbook checks and adjoints); ``soft``
+        (m,) compliances of the pair rows [1/N mm] (0: imposed; > 0: a nudge toward the strain, see
+        :func:`.solver.schur_solve`). Rigid motion left free by the pins is removed (zero mean hub
+        translation/rotation).
         """
         a_pairs, _, _ = constraints.pair_rows(self.part, pairs)
         A = np.vstack([self.a_pin, a_pairs])
         g = np.concatenate([np.zeros(len(self.a_pin)), np.asarray(strains, float).ravel()])
         C = self.fac.rows(A)
         y_f = None if f is None else self.fac.solve(f)
-        u, lam, _ = solver.schur_solve(self.fac, C, g, y_f)
+        D = None if soft is None else np.concatenate([np.zeros(len(self.a_pin)), np.asarray(soft, float)])
+        u, lam, _ = solver.schur_solve(self.fac, C, g, y_f, soft=D)
         u = self._remove_rigid(u)
         _, r0, _ = constraints.pair_rows(self.part, pairs)
         return State(u=u, ubar=self.part.hole_means(u), pair_strains=np.asarray(strains, float).ravel(),

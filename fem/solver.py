@@ -214,17 +214,21 @@ def add_hole_blocks(part, K, blocks):
 
 
 def schur_solve(fac: Factored, C: sp.csr_matrix, g: np.ndarray, y_f: np.ndarray | None = None,
-                Y: np.ndarray | None = None):
+                Y: np.ndarray | None = None, soft: np.ndarray | None = None):
     """Solve the bordered system for one right-hand side; returns (u, lam, Y).
 
     ``C`` (m, n_owned) local rows, ``g`` (m,) targets, ``y_f = K^-1 f`` (None: no external load),
-    ``Y = K^-1 C^T`` (computed when not given; pass it back in to reuse it).
+    ``Y = K^-1 C^T`` (computed when not given; pass it back in to reuse it). ``soft`` (m,) compliances of
+    the rows (0: imposed exactly): a soft row reads ``C u - soft * lam = g``, i.e. adds the energy
+    ``(C u - g)^2 / (2 soft)`` (a nudge) instead of imposing ``C u = g``.
     """
     comm = fac.part.comm
     if Y is None:
         Y = np.column_stack([fac.solve(C.getrow(r).toarray().ravel()) for r in range(C.shape[0])]) \
             if C.shape[0] else np.zeros((fac.part.n_owned, 0))
     S = comm.allreduce(np.asarray(C @ Y))
+    if soft is not None:
+        S = S + np.diag(soft)
     rhs = -np.asarray(g, float)
     if y_f is not None:
         rhs = rhs + comm.allreduce(C @ y_f)

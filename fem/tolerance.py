@@ -20,10 +20,11 @@ import numpy as np
 from . import fields, solver
 
 
-def mixed_strut_energies(pt, u_owned, v_owned, n_struts: int) -> np.ndarray:
-    """``t int_e sigma(u) : eps(v) dx`` per strut [mJ], by polarisation ``(U(u+v) - U(u-v)) / 2``."""
-    plus = fields.strut_energies(pt, fields.function_of(pt, u_owned + v_owned), n_struts)
-    minus = fields.strut_energies(pt, fields.function_of(pt, u_owned - v_owned), n_struts)
+def mixed_strut_energies(pt, u_owned, v_owned, n_struts: int, factor=1.0) -> np.ndarray:
+    """``t int_e sigma(u) : eps(v) dx`` per strut [mJ] (modulus scaled by ``factor``), by polarisation
+    ``(U(u+v) - U(u-v)) / 2``."""
+    plus = fields.strut_energies(pt, fields.function_of(pt, u_owned + v_owned), n_struts, factor)
+    minus = fields.strut_energies(pt, fields.function_of(pt, u_owned - v_owned), n_struts, factor)
     return 0.5 * (plus - minus)
 
 

@@ -315,3 +315,76 @@ def _printable(frame, ptask, w, lo, hi, cfg, linear, progress, hist):
         else:
             batch //= 2
     return w, C
+
+
+class FrameWidths:
+    """The frame as an element model of the learning machine (:mod:`mechclln.learner`): parameter ``w``
+    (strut widths, mm; 0 = removed), physical state the hub dofs; each strut's ``du_e/dw_e`` at fixed hub
+    dofs is the local rule's element gradient (what a strut could sense of its own energy)."""
+
+    names = ("w",)
+
+    def __init__(self, frame: Frame, ptask: PairTask, linear: bool = False):
+        self.frame, self.ptask, self.linear = frame, ptask, linear
+        self.elements = self
+        self.n_factorizations = 0
+
+    @staticmethod
+    def physical(state: FrameState) -> FrameState:
+        return state
+
+    def param_grad(self, state: FrameState, params) -> dict:
+        return {"w": self.frame.energy_width_derivative(state.q, params["w"], self.linear)}
+
+    def free_states(self, params, warm=None):
+        return respond(self.frame, params["w"], self.ptask, self.linear, warm)[0]
+
+    def task_error(self, states):
+        """C, the target errors per example and dC/dq (ndof,) of each state."""
+        n_ex, want = self.ptask.n_examples, self.ptask.wanted
+        C, errs, grads = 0.0, [], []
+        for ex, st in enumerate(states):
+            e = self.frame.pair_strains(st.q, self.ptask.target_pairs, self.linear) - want[ex]
+            C += 0.5 * float(e @ e) / n_ex
+            errs.append(e)
+            grads.append(self.frame.pair_gradient(st.q, self.ptask.target_pairs, self.linear).T @ e / n_ex)
+        return C, errs, grads
+
+    def other_state(self, ex, free: FrameState, params, eta: float, soft: float = 0.0) -> FrameState:
+        pt = self.ptask
+        eps = self.frame.pair_strains(free.q, pt.target_pairs, self.linear)
+        tv = pt.wanted[ex] if soft else eps + eta * (pt.wanted[ex] - eps)
+        if not np.any(pt.source_strains[ex]) and not np.any(pt.wanted[ex]):
+            return free                       # the rest example: the printed state is both states
+        pairs = np.vstack([pt.source_pairs, pt.target_pairs])
+        comp = np.concatenate([np.zeros(len(pt.source_pairs)), np.full(len(pt.target_pairs), soft)])
+        return self.frame.solve(params["w"], pairs, np.concatenate([pt.source_strains[ex], tv]), self.linear,
+                                free.q, soft=comp)
+
+    def adjoint(self, ex, state: FrameState, params, dC_dq) -> dict:
+        w = params["w"]
+        return {"w": self.frame.adjoint(state, w, dC_dq) if state.kkt is not None else np.zeros_like(w)}
+
+    def beta_unit(self, params) -> float:
+        """Axial stiffness x length^2 of a typical strut [N mm] x examples: the energy of unit strain."""
+        we, _ = self.frame._use(params["w"])
+        EA, _, _, _, _, Lf = self.frame.section(we)
+        return float(np.mean(EA / Lf * self.frame._L ** 2)) * self.ptask.n_examples
+
+    def typical(self, name, params) -> float:
+        return float(np.mean(params["w"][params["w"] > 0]))
+
+    def reset(self) -> None:
+        pass
+
+
+def local_design(frame: Frame, ptask: PairTask, w0, lo: float, hi, cfg=None, linear: bool = False,
+                 progress=None):
+    """Width design by a local rule through the learning machine (default coupled learning): present
+    widths within ``[lo, hi_e]``, removed ones stay removed. Returns the :class:`mechclln.learner.Learner`."""
+    from .learner import LearnConfig, Learner
+
+    w0 = np.asarray(w0, float)
+    on = w0 > 0
+    bounds = {"w": (np.where(on, lo, 0.0), np.where(on, np.broadcast_to(hi, w0.shape), 0.0))}
+    return Learner(FrameWidths(frame, ptask, linear), {"w": w0}, bounds, cfg or LearnConfig()).run(progress=progress)

@@ -394,20 +394,24 @@ class Frame:
 
     # --------------------------------------------------------------------------- equilibria
     def solve(self, w, pairs, strains, linear: bool = True, q0=None, lam0=None, tol: float = 1e-10,
-              max_iter: int = 30) -> FrameState:
+              max_iter: int = 30, soft=None) -> FrameState:
         """Equilibrium of the frame with widths ``w`` (E,) [mm] and the pair ``strains`` imposed on ``pairs``.
 
-        Linear: one KKT solve. Corotational: Newton-KKT from ``q0`` (default: the printed state), the
-        imposed strains reached in load steps that halve when Newton stalls."""
+        ``soft`` (m,) compliances [1/(N mm)] of the pair rows (0: imposed exactly): a soft row adds the
+        energy ``(eps - strain)^2 / (2 soft)`` instead (the nudged state of equilibrium propagation); its
+        multiplier row reads ``eps - soft * lam = strain``. Linear: one KKT solve. Corotational: Newton-KKT
+        from ``q0`` (default: the printed state), the strains reached in load steps that halve when Newton
+        stalls."""
         pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
         strains = np.asarray(strains, float).ravel()
         nf = self._fixed.shape[0]
+        D = np.concatenate([np.zeros(nf), np.zeros(len(pairs)) if soft is None else np.asarray(soft, float)])
         q = np.zeros(self.ndof) if q0 is None else np.asarray(q0, float).ravel().copy()
         lam = np.zeros(nf + len(pairs)) if lam0 is None or len(lam0) != nf + len(pairs) else np.asarray(lam0, float)
         if linear:
             A = sp.vstack([self._fixed, self.pair_gradient(q, pairs, True)]).tocsc()
             K = self.tangent(q, w, True)
-            kkt = self._factor(K, A)
+            kkt = self._factor(K, A, D)
             sol = kkt.solve(np.concatenate([np.zeros(self.ndof), np.zeros(nf), strains]))
             return FrameState(sol[: self.ndof].reshape(self.n, self.nd), sol[self.ndof:], pairs, strains, True, kkt, 1)
         start = self.pair_strains(q, pairs, False)
@@ -415,7 +419,7 @@ class Frame:
         while s < 1.0:
             trial = min(1.0, s + ds)
             goal = start + trial * (strains - start)
-            res = self._newton(w, pairs, goal, q, lam, tol, max_iter)
+            res = self._newton(w, pairs, goal, q, lam, tol, max_iter, D)
             if res is None:
                 ds /= 2
                 if ds < 1e-3:
@@ -428,22 +432,22 @@ class Frame:
             ds = min(1.0, 2 * ds)
         return FrameState(q.reshape(self.n, self.nd), lam, pairs, strains, False, kkt, its)
 
-    def _factor(self, K, A):
+    def _factor(self, K, A, D):
         nf = A.shape[0]
-        M = sp.bmat([[K, A.T], [A, None]], format="csc")
+        M = sp.bmat([[K, A.T], [A, -sp.diags(D)]], format="csc")
         try:
             return _KKT(spla.splu(M), self.ndof, nf)
         except RuntimeError:
             raise MechcllnError("frame: singular stiffness: some hub has no strut or the frame is a mechanism "
                                 "(check removed struts)") from None
 
-    def _newton(self, w, pairs, goal, q, lam, tol, max_iter):
+    def _newton(self, w, pairs, goal, q, lam, tol, max_iter, D):
         nf = self._fixed.shape[0]
         scale = max(float(np.abs(self.internal_force(q, w, False)).max()), 1.0)
         for it in range(1, max_iter + 1):
             A = sp.vstack([self._fixed, self.pair_gradient(q, pairs, False)]).tocsc()
             K = self.tangent(q, w, False) + self._pair_curvature(q, pairs, lam[nf:])
-            kkt = self._factor(K, A)
+            kkt = self._factor(K, A, D)
             r_c = np.concatenate([self._fixed @ q, self.pair_strains(q, pairs, False) - goal])
             f = self.internal_force(q, w, False)
             sol = kkt.solve(np.concatenate([-f, -r_c]))
@@ -454,7 +458,7 @@ class Frame:
             if np.abs(dq).max() <= tol * max(self.L.mean(), 1.0):
                 A = sp.vstack([self._fixed, self.pair_gradient(q, pairs, False)]).tocsc()
                 K = self.tangent(q, w, False) + self._pair_curvature(q, pairs, lam[nf:])
-                return q, lam, it, self._factor(K, A)
+                return q, lam, it, self._factor(K, A, D)
         return None
 
     def adjoint(self, state: FrameState, w, dC_dq) -> np.ndarray:
