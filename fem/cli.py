@@ -32,7 +32,6 @@ def register(subparsers) -> None:
     q.add_argument("--eta", type=float, default=0.1, help="clamping (nudge) factor of coupled learning")
     q.add_argument("--step-fraction", type=float, default=0.2,
                    help="first step: largest width change as a fraction of the mean width (then adaptive)")
-    q.add_argument("--growth", type=float, default=2.0, help="step length factor after a step that lowers C")
     q.add_argument("--elements-across", type=int, default=2,
                    help="mesh of the starting and the re-exported part, whose FEM errors are reported")
     q.add_argument("--learn-elements-across", type=int, default=1,
@@ -126,7 +125,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
     _refuse_existing(args, "finetune")
     r = finetune_run(args.run_dir, steps=args.steps, eta=args.eta, elements_across=args.elements_across,
-                     step_fraction=args.step_fraction, growth=args.growth,
+                     step_fraction=args.step_fraction,
                      learn_elements_across=args.learn_elements_across)
     if stack.mpi().COMM_WORLD.rank == 0:
         print(f"finetune: FEM task error C {r['C_fem_before']:.4g} -> {r['C_fem_reexported_part']:.4g} on the "

@@ -1,13 +1,15 @@
 """FEM-in-the-loop fine-tuning: coupled learning run on the FEM model with strut widths as parameters.
 
-Element model (the interface of :mod:`mechclln.learning`): strut e's learning parameter is its width
+Element model (:class:`FemWidths`, for the learning machine :mod:`mechclln.learner`): strut e's learning
+parameter is its width
 ``w_e`` [mm]. The mesh is kept during learning and a width change is applied as a cell-wise modulus
 factor ``w_e / w_e0`` on the strut's tagged cells (a strip's axial stiffness ``E w t`` is linear in w),
 so the strut's energy is ``u_e = w_e p_e`` with ``p_e = U_e / w_e`` the energy per unit width of its
-strain field, and ``du_e/dw_e = p_e`` at fixed strain field. The rule is the core's
-``learning.contrastive``: ``dw = -(alpha/eta) [p_C - p_F]``, from each strut's own energy (integrated over
-its tagged cells) in the free and clamped FEM states. Each step factors the stiffness once; free and
-clamped states of every example come from that factor. Widths stay within the printable range.
+strain field, and ``du_e/dw_e = p_e`` at fixed strain field. Coupled learning is then
+``dw = -(alpha/eta) [p_C - p_F]``, from each strut's own energy (integrated over its tagged cells) in the
+free and clamped FEM states (every other rule of the machine runs too). Each step factors the stiffness
+once; free and clamped states of every example come from that factor. Widths stay within the printable
+range.
 At the end the part is rebuilt with the learned widths, re-meshed, and evaluated from scratch: that
 re-exported part's FEM task error is the number reported, beside the starting part's, both at the same
 mesh settings (``elements_across``). Learning may run on a coarser mesh (``learn_elements_across``):
@@ -20,8 +22,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-
-from mechclln import learning
 
 from . import fields, fidelity, linear, stack
 
@@ -57,8 +57,9 @@ class FemWidths:
     names = ("w",)
     elements = StrutWidths
 
-    def __init__(self, pt, gpart, task):
+    def __init__(self, pt, gpart, task, remesh_ratio: float = np.inf, elements_across: int = 2):
         self.pt, self.gpart, self.task = pt, gpart, task
+        self.remesh_ratio, self.elements_across, self.remeshes = remesh_ratio, elements_across, 0
         self.w_mesh = np.asarray(gpart.width, float).copy()
         self.cells, self.cell_edge = _strut_cells(pt, len(self.w_mesh))
         self._model, self._w, self.n_factorizations = None, None, 0
@@ -71,6 +72,10 @@ class FemWidths:
         if self._w is None or not np.array_equal(w, self._w):
             dfx = stack.dolfinx()
             self.reset()
+            if np.abs(w / self.w_mesh - 1).max() > self.remesh_ratio:    # re-mesh the part at these widths
+                self.pt = fidelity.mesh_part(replace(self.gpart, width=w), self.elements_across)
+                self.w_mesh, self.remeshes = w.copy(), self.remeshes + 1
+                self.cells, self.cell_edge = _strut_cells(self.pt, len(w))
             self.factor = dfx.fem.Function(dfx.fem.functionspace(self.pt.mesh, ("DG", 0)))
             self.factor.x.array[:] = 1.0
             self.factor.x.array[self.cells] = (w / self.w_mesh)[self.cell_edge]
@@ -138,72 +143,41 @@ def _strut_cells(pt, n_struts):
 
 def learn_widths(pt, gpart, task, steps: int = 20, eta: float = 0.1, step_fraction: float = 0.05,
                  upper: np.ndarray | None = None, remesh_ratio: float = 0.25, elements_across: int = 2,
-                 progress=None, growth: float = 1.5):
-    """Coupled learning of the strut widths on the FEM model ``pt`` of ``gpart`` for ``task`` (whose r0
-    are the printed distances).
+                 progress=None, rule: str = "coupled", first_change: float = 0.2, adapt_up: float = 1.5):
+    """Local learning (default coupled learning) of the strut widths on the FEM model ``pt`` of ``gpart``
+    for ``task`` (whose r0 are the printed distances), through the learning machine
+    (:class:`mechclln.learner.Learner` on :class:`FemWidths`: its rate calibration, adaptation and
+    rejection; the first step moves no width by more than ``first_change`` of the mean width, and agreeing
+    steps grow by ``adapt_up``). Widths stay within the printable range and below ``upper`` (per strut, mm; e.g. the
+    hub-footprint limit); the part is re-meshed at the current widths when one has moved more than
+    ``remesh_ratio`` from the width it was meshed at.
 
-    Step size: the first step moves the widest change by ``step_fraction`` of the mean width; a step that
-    lowers C is kept and the next one is ``growth`` x longer, one that raises C is undone and retried at
-    half the length along the same direction. When some width is more than ``remesh_ratio`` away from the
-    width it was meshed at, the part is rebuilt and re-meshed at the current widths. Widths stay within
-    the printable range and below ``upper`` (per strut, mm; e.g. the hub-footprint limit).
+    Returns (widths of the lowest C, history): one entry per evaluated design, ``{"C", "remeshed",
+    "rejections"}``; the first entry is the starting design."""
+    from mechclln.learner import LearnConfig, Learner
 
-    Returns (widths, history): history has one entry per evaluated design, ``{"C", "accepted",
-    "remeshed"}``; the first entry is the starting design.
-    """
-    dfx = stack.dolfinx()
     lo, hi = gpart.spec.width_range(gpart.material)
     hi = np.full(len(gpart.width), hi) if upper is None else np.minimum(hi, upper)
-    w = np.asarray(gpart.width, float).copy()
-    history, scale, best = [], None, None      # best: (C, w, dw) of the last accepted design
-    remeshed = False
-    for step in range(steps + 1):
-        if step == 0 or np.abs(w / w_mesh - 1).max() > remesh_ratio:
-            if step:
-                pt = fidelity.mesh_part(replace(gpart, width=w), elements_across)
-                remeshed = True
-            w_mesh = w.copy()
-            factor = dfx.fem.Function(dfx.fem.functionspace(pt.mesh, ("DG", 0)))
-            factor.x.array[:] = 1.0
-            cells, cell_edge = _strut_cells(pt, len(w))
-        factor.x.array[cells] = (w / w_mesh)[cell_edge]
-        model = linear.LinearModel(pt, pinned=gpart.pinned, factor=factor)
-        c, dw = _error_and_update(model, pt, factor, task, w, eta)
-        model.destroy()
-        accepted = best is None or c < best[0]
-        history.append({"C": c, "accepted": accepted, "remeshed": remeshed})
-        remeshed = False
+    model = FemWidths(pt, gpart, task, remesh_ratio, elements_across)
+    cfg = LearnConfig(rule=rule, eta=eta, step_fraction=step_fraction, steps=steps + 1, tol=0.0,
+                      checkpoint_every=0, report_cosine=False, max_first_change={"w": first_change},
+                      adapt_up=adapt_up)
+    learner = Learner(model, {"w": np.asarray(gpart.width, float)}, {"w": (lo, hi)}, cfg)
+    history, best = [], (np.inf, None)
+
+    def record(L):
+        nonlocal best
+        c, w = L.history.C[-1], L.prev_params["w"]           # the design this step evaluated
+        history.append({"C": c, "remeshed": model.remeshes > sum(h["remeshed"] for h in history),
+                        "rejections": L.rejections})
+        if c < best[0]:
+            best = (c, w.copy())
         if progress:
-            progress(step, c)
-        if accepted:
-            if scale is None:
-                scale = step_fraction * float(np.mean(w)) / max(float(np.abs(dw).max()), 1e-300)
-            else:
-                scale *= growth
-            best = (c, w.copy(), dw)
-        else:
-            scale *= 0.5
-        if step < steps:
-            w = np.clip(best[1] + scale * best[2], lo, hi)
+            progress(len(history) - 1, c)
+
+    learner.run(progress=record)
+    model.reset()
     return best[1], history
-
-
-def _error_and_update(model, pt, factor, task, w, eta):
-    """FEM task error C of the design and the summed contrastive width update over the examples."""
-    src, tgt = task.source_pairs, task.target_pairs
-    eps_all, dw = [], np.zeros_like(w)
-    for ex in range(task.source_strains.shape[0]):
-        s, want = task.source_strains[ex], task.target_strains[ex]
-        free = model.solve(src, s)
-        eps_f = model.strains(free, tgt)
-        eps_all.append(eps_f)
-        if not np.any(s):
-            continue                      # the rest example: both states are unloaded
-        clamp = model.solve(np.vstack([src, tgt]), np.concatenate([s, eps_f + eta * (want - eps_f)]))
-        p_f = fields.strut_energies(pt, fields.function_of(pt, free.u), len(w), factor) / w
-        p_c = fields.strut_energies(pt, fields.function_of(pt, clamp.u), len(w), factor) / w
-        dw += learning.contrastive(StrutWidths, p_f, p_c, {"w": w}, 1.0 / eta)["w"]
-    return fidelity.task_error(np.array(eps_all), task.target_strains), dw
 
 
 def _part_error(gpart, ptask, elements_across: int, strains: bool = False):
@@ -215,7 +189,7 @@ def _part_error(gpart, ptask, elements_across: int, strains: bool = False):
 
 
 def finetune_run(run_dir, steps: int = 20, eta: float = 0.1, elements_across: int = 2,
-                 step_fraction: float = 0.05, growth: float = 1.5,
+                 step_fraction: float = 0.05,
                  learn_elements_across: int | None = None) -> dict:
     """Fine-tune the part of ``run_dir`` on FEM; writes ``RUN/finetune/`` (part.json, finetune.json).
 
@@ -238,14 +212,14 @@ def finetune_run(run_dir, steps: int = 20, eta: float = 0.1, elements_across: in
     pt = fidelity.mesh_part(gpart, learn_across)
     upper = hub_width_limit(printed_network(net), gpart.spec, springs.x_print) if gpart.dim == 2 else None
     widths, history = learn_widths(pt, gpart, ptask, steps, eta, step_fraction, upper,
-                                   elements_across=learn_across, growth=growth)
+                                   elements_across=learn_across)
     c0 = history[0]["C"] if learn_across == elements_across else _part_error(gpart, ptask, elements_across)
     new_part = replace(gpart, width=widths, width_raw=widths)   # learned widths: wanted as printed
     c_new, strains_new = _part_error(new_part, ptask, elements_across, strains=True)
-    report = {"C_fem_before": c0, "C_fem_learning_after": min(h["C"] for h in history if h["accepted"]),
+    report = {"C_fem_before": c0, "C_fem_learning_after": min(h["C"] for h in history),
               "C_fem_reexported_part": c_new, "ratio_reexported_over_before": c_new / c0,
               "elements_across": elements_across, "learn_elements_across": learn_across,
-              "history": history, "steps": steps, "eta": eta, "step_fraction": step_fraction, "growth": growth,
+              "history": history, "steps": steps, "eta": eta, "step_fraction": step_fraction,
               "widths_before_mm": gpart.width, "widths_after_mm": widths,
               "target_strains_reexported": strains_new, "wanted": task.target_strains,
               "seconds": time.perf_counter() - t0}
