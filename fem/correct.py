@@ -37,11 +37,11 @@ def correct_run(run_dir, rounds: int = 2, tol: float = 2e-4, elements_across: in
     from dataclasses import asdict
 
     from mechclln import network as netio
-    from mechclln.design import DesignConfig, PairTask, design, task_error
+    from mechclln.design import DesignConfig, PairTask, design
     from mechclln.fileio import write_json
-    from mechclln.geometry.design_run import designed_network, frame_part, frame_strains, load_design
+    from mechclln.geometry.design_run import designed_network, frame_part, frame_response, frame_strains, load_design
     from mechclln.geometry.part import build_part
-    from mechclln.task import load_task
+    from mechclln.task import load_task, task_error
 
     run_dir = Path(run_dir)
     rec = load_design(run_dir)
@@ -80,7 +80,8 @@ def correct_run(run_dir, rounds: int = 2, tol: float = 2e-4, elements_across: in
     c_frame = {k: task_error(s, want) for k, s in strains.items()}
     rec.update(spec=fp.spec.to_dict(), widths_mm=widths, frame_target_strains=strains,
                frame_target_strains_wanted=target, fem_correction=record, config=asdict(cfg),
-               C_frame=c_frame, C_rel_frame={k: v / C0 for k, v in c_frame.items()})
+               C_frame=c_frame, C_rel_frame={k: v / C0 for k, v in c_frame.items()},
+               frame_response=frame_response(fp.frame, widths, PairTask.of(task)))
     netio.save(designed_network(fp, widths), run_dir / "network.json")
     write_json(run_dir / "design.json", rec)
     return record

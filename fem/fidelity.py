@@ -17,13 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from mechclln.errors import MechcllnError
+from mechclln.task import task_error
 
 from . import buckling, fields, finite, linear, memory, outline_mesh, part as fempart, stack, tolerance
-
-
-def task_error(strains: np.ndarray, wanted: np.ndarray) -> float:
-    """C = 1/2 mean over examples of sum over targets (eps - eps_T)^2."""
-    return 0.5 * float(np.mean(np.sum((np.asarray(strains) - wanted) ** 2, axis=1)))
 
 
 def built_springs(net, gpart, x_print, ptask) -> np.ndarray:
@@ -58,16 +54,14 @@ def load_geometry_part(run_dir: Path, net, task, x_print):
 
 
 def frame_responses(gpart, task) -> dict:
-    """Target strains (n_ex, T) of the frame model of the part (:mod:`mechclln.frame`), linear and (2D)
+    """Target strains (n_ex, T) of the frame model of the part (:mod:`mechclln.frame`), linear and
     corotational: rigid hubs, Timoshenko struts of the part's widths."""
     from mechclln.design import PairTask, respond
     from mechclln.frame import Frame
 
     fr, pt = Frame.of_part(gpart), PairTask.of(task)
-    out = {"frame_linear": respond(fr, np.asarray(gpart.width, float), pt, True)[1]}
-    if gpart.dim == 2:
-        out["frame_corotational"] = respond(fr, np.asarray(gpart.width, float), pt, False)[1]
-    return out
+    w = np.asarray(gpart.width, float)
+    return {"frame_linear": respond(fr, w, pt, True)[1], "frame_corotational": respond(fr, w, pt, False)[1]}
 
 
 def mesh_part(gpart, elements_across: int = 2, mesh_size: float | None = None, comm=None):

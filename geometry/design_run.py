@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mechclln.design import DesignConfig, PairTask, PrintErrors, design, gauss_newton, respond, sampled_errors, task_error
+from mechclln.design import DesignConfig, PairTask, PrintErrors, design, gauss_newton, respond, sampled_errors
 from mechclln.frame import Frame
 from mechclln.network import Network
+from mechclln.task import task_error
 
 from .materials import get_material
 from .sections import sections, stiffness_for_widths
@@ -73,6 +74,13 @@ def designed_network(fp: FramePart, widths: np.ndarray) -> Network:
 def frame_strains(frame: Frame, widths, ptask: PairTask) -> dict:
     """Target strains (n_ex, T) of the linear and the corotational frame."""
     return {name: respond(frame, widths, ptask, name == "linear")[1] for name in ("linear", "corotational")}
+
+
+def frame_response(frame: Frame, widths, ptask: PairTask) -> dict:
+    """Hub displacements [mm] of the most actuated example in the corotational frame (for reports)."""
+    ex = int(np.argmax(np.abs(ptask.source_strains).sum(1)))
+    q = respond(frame, widths, ptask, False)[0][ex].q
+    return {"example": ex, "model": "corotational", "hub_displacements_mm": q[:, : frame.dim]}
 
 
 def design_network(net: Network, task, spec: PartSpec, material: str = "tpu95a",
@@ -126,8 +134,13 @@ def write_design_run(out_dir, fp: FramePart, res, task, config: DesignConfig, fo
         "n_edges": int(len(res.widths)), "width_min_mm": fp.lo, "width_cap_mm": fp.hi,
         "C0": c0, "C_frame": c, "C_rel_frame": {k: v / c0 for k, v in c.items()},
         "frame_target_strains": strains, "wanted_target_strains": task.target_strains,
-        "history": res.history, "seconds": res.seconds, **(extra or {}),
+        "history": res.history, "seconds": res.seconds,
+        "frame_response": frame_response(fp.frame, res.widths, ptask), **(extra or {}),
     }
+    steps = [h for h in res.history if h["accepted"]]
+    history = {"step": list(range(len(steps))), "C": [h["C"] for h in steps],
+               "C_rel": [h["C"] / c0 for h in steps], "cosine": None,
+               "phase": [h["phase"] for h in steps]}
     with staged_directory(out_dir, force=force) as tmp:
         netio.save(fp.net, tmp / "network_initial.json")
         netio.save(designed_network(fp, res.widths), tmp / "network.json")
@@ -136,6 +149,7 @@ def write_design_run(out_dir, fp: FramePart, res, task, config: DesignConfig, fo
             "format": "mechclln.metrics", "version": 1, "model": "nonlinear", "frame_model": model,
             "rule": "gauss_newton",
             "learn": ["width"], "C0": c0, "C_final": c[model], "C_rel_final": c[model] / c0,
+            "history": history,
             "note": "frame width design (C: frame model); model: that of the spring comparisons; see design.json"})
         write_json(tmp / "design.json", report)
     return report

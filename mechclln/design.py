@@ -15,13 +15,14 @@ widths) runs through the one learning machine, :mod:`mechclln.learner`, on :clas
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.optimize import lsq_linear
 
 from .errors import MechcllnError
 from .frame import Frame, FrameState
+from .task import task_error
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,11 +45,6 @@ class PairTask:
     @property
     def n_examples(self) -> int:
         return len(self.source_strains)
-
-
-def task_error(strains, wanted) -> float:
-    """C = 1/2 mean over examples of sum over targets (eps - eps_T)^2."""
-    return 0.5 * float(np.mean(np.sum((np.asarray(strains) - wanted) ** 2, axis=1)))
 
 
 def respond(frame: Frame, w, ptask: PairTask, linear: bool, warm: list | None = None):
@@ -113,7 +109,8 @@ class DesignConfig:
 
     model: str = "corotational"     # frame model of the final design: "corotational" or "linear"
     steps: int = 40                 # Gauss-Newton steps per phase
-    tol: float = 1e-6               # a phase stops when C / C_ref <= tol (C_ref: C of a zero response)
+    tol: float = 1e-6               # a printable phase stops when C / C_ref <= tol (C_ref: C of a zero
+                                    # response); relaxed phases at 1e-3 tol
     damping: float = 1e-3           # initial Levenberg-Marquardt damping, relative to the largest J^T J entry
     max_step: float = 0.5           # largest width change in one step
     floor: float = 0.02             # width a strut may thin to before it is removed (relaxed phases)
@@ -270,8 +267,9 @@ def design(frame: Frame, ptask: PairTask, w0, lo: float, hi, config: DesignConfi
     linear_only = cfg.model == "linear"
     C_start = task_error(respond(frame, w, ptask, linear_only)[1], ptask.wanted)
     floors = cfg.floor * (lo / cfg.floor) ** (np.arange(cfg.rounds + 1) / cfg.rounds)
+    deep = replace(cfg, tol=1e-3 * cfg.tol)   # relaxed phases (cheap, linear) go deeper: decisive thinning
     for rnd in range(cfg.rounds if relax else 0):
-        w, C, _ = gauss_newton(frame, ptask, w, floors[rnd], hi, cfg, True, progress=progress,
+        w, C, _ = gauss_newton(frame, ptask, w, floors[rnd], hi, deep, True, progress=progress,
                                phase=f"relaxed {rnd}", history=hist)
         # struts that want to be thinner than the next floor: removed if nearer the thin limit
         thin = np.flatnonzero((w > 0) & (w < np.sqrt(floors[rnd] * floors[rnd + 1])))

@@ -60,8 +60,11 @@ def plot_training(history, path, title="") -> Path:
     a1.set_ylabel("task error  C / C0")
     a1.grid(True, which="both", alpha=0.3)
     a1.set_title(title or "training")
-    cos = np.array(history.cosine, float)
-    a2.plot(history.step, cos, color="tab:orange")
+    if history.cosine is None:    # an exact-gradient design (e.g. mechclln design) has no local update
+        a2.text(0.5, 0.5, "exact-gradient design: no local update", ha="center", va="center",
+                transform=a2.transAxes, color="0.4")
+    else:
+        a2.plot(history.step, np.array(history.cosine, float), color="tab:orange")
     a2.axhline(0, color="0.6", lw=0.8)
     a2.set_ylim(-1.05, 1.05)
     a2.set_ylabel("cos(local update, -grad C)")

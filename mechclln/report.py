@@ -16,6 +16,7 @@ import csv
 import html
 import io
 import json
+from dataclasses import replace
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -149,6 +150,12 @@ def _run_sections(run: Path) -> list[str]:
                                              "the local update with -grad C against the learning step"))
     out.append("<h2>Learned parameters</h2>" + _parameter_figures(net0, net, task))
     model = m.string("model")
+    framed = _frame_animation(run, net, task)
+    if framed:
+        out.append("<h2>Response</h2>" + framed)
+        for stage in (run, run / "printable"):
+            out += _stage_sections(stage)
+        return out
     eq = Equilibria(net, task, model, check_rigidity=False)
     ex = int(np.argmax(np.abs(task.source_strains).sum(1)))
     free = free_states(eq, net.k, net.l)[ex]
@@ -161,6 +168,22 @@ def _run_sections(run: Path) -> list[str]:
     for stage in (run, run / "printable"):
         out += _stage_sections(stage)
     return out
+
+
+def _frame_animation(run: Path, net, task) -> str | None:
+    """A frame design run (``design.json``): its printed part morphing into the actuated frame state."""
+    path = run / "design.json"
+    if not path.exists():
+        return None
+    d = Fields(read_data(path), str(path))
+    r = d.obj("frame_response")
+    u = r.array("hub_displacements_mm", shape=(net.n_nodes, net.dim)) / d.obj("spec").number("scale")
+    removed = d.array("removed_edges", nullable=True)
+    keep = np.setdiff1d(np.arange(net.n_edges), np.asarray(removed if removed is not None else [], int))
+    printed = replace(net, edges=net.edges[keep], k=net.k[keep], l=net.l[keep])
+    ex = r.integer("example")
+    return _animation(printed, net.x, net.x + u, ["printed part", "actuated: frame model (corotational)"],
+                      f"example {ex}: the printed struts at rest and actuated, in the frame model of the part")
 
 
 def _stage_sections(stage: Path) -> list[str]:
