@@ -13,6 +13,7 @@ import numpy as np
 
 from mechclln.geometry.part import Part
 from mechclln.geometry.print_state import PrintComparison
+from mechclln.task import task_error
 
 
 def figure_png(part: Part, dpi: int = 150) -> bytes:
@@ -125,8 +126,8 @@ def lab_sheet_markdown(part: Part, cmp: PrintComparison, report: dict, figure_na
                         + [last[ex, t] * r0t[t]])
     out += [_table(["example", "hubs", "r0 (mm)", "desired strain", "desired motion (mm)", *cols,
                     f"motion (mm), {list(cols)[-1]}"], rows), ""]
-    err = lambda v: 0.5 * float(np.mean(np.sum((v - task.target_strains) ** 2, axis=1)))  # noqa: E731
-    out += ["Task error C: " + "; ".join(f"{label} {err(v):.3g}" for label, v in cols.items())
+    out += ["Task error C: "
+            + "; ".join(f"{label} {task_error(v, task.target_strains):.3g}" for label, v in cols.items())
             + (" (the spring models of this design stand in for nothing printed: trust these columns)"
                if predictions else "") + ".", ""]
     out += [*(notes or []), *([""] if notes else [])]

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mechclln.task import task_error
+
 from . import fields, fidelity, linear, stack
 
 
@@ -184,7 +186,7 @@ def _part_error(gpart, ptask, elements_across: int, strains: bool = False):
     """Linear FEM task error of ``gpart`` meshed from scratch (and its target strains, if asked)."""
     pt = fidelity.mesh_part(gpart, elements_across)
     _, res = fidelity.fem_responses(pt, gpart, ptask, finite_strain=False)
-    c = fidelity.task_error(res["linear"], ptask.target_strains)
+    c = task_error(res["linear"], ptask.target_strains)
     return (c, res["linear"]) if strains else c
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mechclln.task import task_error
+
 from . import fields, solver
 
 
@@ -64,7 +66,6 @@ def sample_spread(eps0: np.ndarray, sens: np.ndarray, widths: np.ndarray, wanted
     per-strut errors uniformly; the result gives, per example and target, the nominal value, standard
     deviation and 5/95 % quantiles, and the same for C.
     """
-    from .fidelity import task_error
     rng = np.random.default_rng(seed)
     E = len(widths)
     cases = {"widths": rng.uniform(-width_error, width_error, (n_samples, E)) / widths,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mechclln.network import Network, make_network
+from mechclln.task import task_error
 
 
 def print_positions(net: Network, model: str = "nonlinear") -> np.ndarray:
@@ -55,8 +56,7 @@ class PrintComparison:
     def errors(self) -> tuple[float, float]:
         """Task error C = 1/2 mean over examples of sum over targets (eps - eps_T)^2, trained and printed."""
         want = self.task.target_strains
-        c = lambda r: 0.5 * float(np.mean(np.sum((r.target_strains - want) ** 2, axis=1)))  # noqa: E731
-        return c(self.trained), c(self.printed)
+        return task_error(self.trained.target_strains, want), task_error(self.printed.target_strains, want)
 
 
 def compare_printed(net: Network, task, x_print: np.ndarray | None = None,

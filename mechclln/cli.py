@@ -175,7 +175,7 @@ def cmd_evaluate(args) -> int:
     from . import network as netio
     from .equilibrium import respond
     from .fileio import write_json
-    from .task import load_task
+    from .task import load_task, task_error
 
     if args.json:
         refuse_existing(args.json, args.force)
@@ -185,7 +185,7 @@ def cmd_evaluate(args) -> int:
     out = {}
     for m in models:
         r = respond(net, task, m)
-        C = 0.5 * np.mean(np.sum((r.target_strains - task.target_strains) ** 2, axis=1))
+        C = task_error(r.target_strains, task.target_strains)
         out[m] = {"target_strains": r.target_strains, "source_forces": r.source_forces, "C": C}
         print(f"{m} model: C = {C:.4g}")
         for e in range(task.n_examples):

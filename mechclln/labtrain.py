@@ -59,7 +59,7 @@ from .learning import SpringElements, contrastive
 from .network import Network
 from .rundir import staged_directory
 from .schema import Fields, header
-from .task import Task
+from .task import Task, task_error
 
 FORMAT = "mechclln.labtrain"
 VERSION = 1
@@ -424,7 +424,7 @@ def submit(lab, tracks) -> dict:
         T = len(task.target_pairs)
         eps = np.array([np.linalg.norm(xx[task.target_pairs[:, 0]] - xx[task.target_pairs[:, 1]], axis=1)
                         / task.target_r0 - 1 for xx in (x[ex + 1] for ex in range(task.n_examples))]).reshape(-1, T)
-        C = float(0.5 * np.mean(np.sum((eps - task.target_strains) ** 2, axis=1)))
+        C = task_error(eps, task.target_strains)
         state.C0 = C if state.C0 is None else state.C0
         state.free_lengths, state.free_strains, state.phase = lengths, eps, "clamped"
         state.history.append({"round": state.round, "C": C, "C_rel": C / state.C0 if state.C0 > 0 else 0.0,

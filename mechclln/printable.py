@@ -45,7 +45,7 @@ from scipy.sparse.csgraph import connected_components
 from .equilibrium import respond
 from .errors import MechcllnError
 from .network import Network
-from .task import Task
+from .task import Task, task_error as strain_task_error
 from .training import TrainConfig, Trainer
 
 UNDECIDED, PRINTED, LEFT_OUT = 0, 1, 2
@@ -147,8 +147,7 @@ def _snap(net, k, status, kmin, cfg: RefineConfig) -> None:
 
 def task_error(net: Network, task: Task, model: str) -> float:
     """C = 1/2 mean over examples of sum over targets (eps_F - eps_T)^2, by the equilibrium solver."""
-    r = respond(net, task, model)
-    return 0.5 * float(np.mean(np.sum((r.target_strains - task.target_strains) ** 2, axis=1)))
+    return strain_task_error(respond(net, task, model).target_strains, task.target_strains)
 
 
 def refine(net: Network, task: Task, k_min, k_max, config: RefineConfig | None = None,

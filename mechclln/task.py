@@ -112,6 +112,15 @@ class Task:
         return self
 
 
+def task_error(strains, wanted) -> float:
+    """Task error ``C = 1/2 mean over examples of sum over targets (eps - eps_T)^2``.
+
+    ``strains`` and ``wanted`` are (n_ex, T) arrays (or broadcast to them); any model's target strains
+    (springs, frame, FEM, bench) are judged by this one definition.
+    """
+    return 0.5 * float(np.mean(np.sum((np.asarray(strains, float) - wanted) ** 2, axis=1)))
+
+
 def make_task(net: Network, source_pairs, target_pairs, source_strains, target_strains, rest=True,
               meta=None) -> Task:
     """Build a pair task on ``net`` (r0 taken from the network); ``rest`` prepends the rest example."""

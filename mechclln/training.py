@@ -25,7 +25,7 @@ from .fileio import read_npz, write_npz
 from .learner import History, LearnConfig, Learner
 from .learning import SpringElements
 from .network import Network
-from .task import Task
+from .task import Task, task_error as strain_task_error
 
 
 @dataclass
@@ -70,17 +70,20 @@ class TrainResult:
 
 
 def task_error(eq: Equilibria, states: list[State]):
-    """C and, per example, the target errors e = measured - desired and dC/dx (N, d) of each state."""
+    """C and, per example, the target errors e = measured - desired and dC/dx (N, d) of each state.
+
+    C is :func:`mechclln.task.task_error` of the pair strains, with node-terminal displacement errors
+    counted as strains of the mean bond length (``e / rbar``).
+    """
     task = eq.task
     n_ex = task.n_examples
     T = len(task.target_pairs)
-    C, errs, grads = 0.0, [], []
+    w = np.concatenate([np.ones(T), np.full(len(eq.tgt_dofs), 1.0 / eq.rbar ** 2)])
+    rows = eq.target_rows(np.zeros(T), np.zeros(len(eq.tgt_dofs)))
+    errs, grads = [], []
     for ex, st in enumerate(states):
-        rows = eq.target_rows(np.zeros(T), np.zeros(len(eq.tgt_dofs)))
         vals, geo = eq.measure_rows(st.x, rows)
         e = vals - task.targets_desired()[ex]
-        w = np.concatenate([np.ones(T), np.full(len(eq.tgt_dofs), 1.0 / eq.rbar ** 2)])
-        C += 0.5 * np.sum(w * e ** 2) / n_ex
         pairs, n, _, r0 = geo
         g = np.zeros_like(st.x)
         coef = (w[:T] * e[:T] / r0)[:, None] * n / n_ex
@@ -89,6 +92,7 @@ def task_error(eq: Equilibria, states: list[State]):
         g.ravel()[eq.tgt_dofs] += w[T:] * e[T:] / n_ex
         errs.append(e)
         grads.append(g)
+    C = strain_task_error(np.reshape(errs, (n_ex, -1)) * np.sqrt(w), 0.0)
     return C, errs, grads
 
 
