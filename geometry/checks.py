@@ -1,4 +1,5 @@
-"""Printability checks of a :class:`~mechclln.geometry.part.Part` (all distances in mm).
+"""Printability checks of a :class:`~mechclln.geometry.part.Part` (all distances in mm). The checks read
+only the part's arrays, so this module imports no part module (:mod:`.part` imports it).
 
 Errors (the part cannot be built as designed): struts that cross or touch, a strut running through a hub
 that is not its own, hubs that overlap, struts that overlap inside their common hub's footprint (hub too
@@ -14,8 +15,6 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from mechclln.errors import MechcllnError
-
-from .part import Part
 
 
 @dataclass
@@ -63,7 +62,7 @@ def point_segment_distances(pts, p, q) -> np.ndarray:
     return np.linalg.norm(pts - p - s[:, None] * d, axis=1)
 
 
-def _strut_pairs(part: Part, reach: float) -> np.ndarray:
+def _strut_pairs(part, reach: float) -> np.ndarray:
     """Candidate pairs of struts sharing no node whose axes may come within ``reach``."""
     x, ed = part.nodes, part.edges
     mid = (x[ed[:, 0]] + x[ed[:, 1]]) / 2
@@ -76,7 +75,7 @@ def _strut_pairs(part: Part, reach: float) -> np.ndarray:
     return pairs[~share]
 
 
-def _hub_footprints(part: Part, report: CheckReport) -> None:
+def _hub_footprints(part, report: CheckReport) -> None:
     """2D: at each hub the struts' footprints (angular intervals) on the hub circle must not overlap."""
     x, ed, R = part.nodes, part.edges, part.hub_radius
     h = part.half_widths()
@@ -103,7 +102,7 @@ def _hub_footprints(part: Part, report: CheckReport) -> None:
             f"radius {R} mm); raise hub_radius or lower max_width")
 
 
-def check_part(part: Part, nozzle: float = 0.4) -> CheckReport:
+def check_part(part, nozzle: float = 0.4) -> CheckReport:
     """Run all checks; ``nozzle`` (mm) is the printer's nozzle width, the narrowest gap it can leave open."""
     rep = CheckReport()
     x, ed, R = part.nodes, part.edges, part.hub_radius

@@ -24,6 +24,7 @@ from mechclln.fileio import read_data, write_json
 from mechclln.network import Network
 from mechclln.schema import Fields, header
 
+from .checks import check_part
 from .materials import Material, get_material
 from .sections import Sections, length_scale, sections, stiffness_scale
 from .spec import PartSpec
@@ -162,8 +163,6 @@ def build_part(net: Network, spec: PartSpec | None = None, material: "str | Mate
                 width_raw=sec.width_raw,
                 edge_ids=np.setdiff1d(np.arange(net.n_edges), omit) if omit.size else None)
     if check:
-        from .checks import check_part
-
         check_part(part, nozzle=nozzle).raise_first()
     return part
 
