@@ -78,7 +78,7 @@ def _inside(p, poly) -> bool:
 
 
 def mesh_sheet(gpart, elements_across: int = 2, mesh_size: float | None = None, comm=None):
-    """Mesh ``gpart`` (a sheet) and return a :class:`mechclln.fem.part.Part` with classified tags."""
+    """Mesh ``gpart`` (a sheet) and return a :class:`mechclln.fem.part.MeshedPart` with classified tags."""
     dfx = stack.dolfinx()
     MPI = stack.mpi()
     comm = MPI.COMM_WORLD if comm is None else comm

@@ -21,8 +21,8 @@ from mechclln.geometry.tags import HOLE_BASE as HOLE, HUB_BASE as HUB, STRUT_BAS
 
 
 @dataclass(eq=False)
-class Part:
-    """A meshed part ready for elasticity.
+class MeshedPart:
+    """A meshed part ready for elasticity (the FEM form of a :class:`mechclln.geometry.part.Part`).
 
     ``thickness`` is the sheet thickness [mm] for plane stress (gdim 2); a 3D solid has thickness None.
     ``holes`` are node ids with a tagged pin hole, ``centres`` (len(holes), gdim) their hole centroids [mm],
@@ -84,7 +84,7 @@ class Part:
 
 
 def from_gmsh(gmsh, *, E: float, nu: float, thickness: float | None, degree: int = 2,
-              source: str = "part", comm=None) -> Part:
+              source: str = "part", comm=None) -> MeshedPart:
     """Load the current gmsh model (meshed, rank 0 holds it) into DOLFINx and build the hole operator.
 
     ``gdim`` is 2 when the model's highest-dimensional entities are surfaces (then ``thickness`` [mm] is
@@ -105,8 +105,8 @@ def from_gmsh(gmsh, *, E: float, nu: float, thickness: float | None, degree: int
                      thickness=thickness if dim == 2 else None, degree=degree, source=source)
 
 
-def from_mesh(mesh, cell_tags, facet_tags, *, E, nu, thickness, degree=2, source="part") -> Part:
-    """Build a :class:`Part` from a DOLFINx mesh with the tag contract of :mod:`mechclln.geometry.tags`."""
+def from_mesh(mesh, cell_tags, facet_tags, *, E, nu, thickness, degree=2, source="part") -> MeshedPart:
+    """Build a :class:`MeshedPart` from a DOLFINx mesh with the tag contract of :mod:`mechclln.geometry.tags`."""
     dfx = stack.dolfinx()
     import ufl
 
@@ -122,10 +122,10 @@ def from_mesh(mesh, cell_tags, facet_tags, *, E, nu, thickness, degree=2, source
     V = dfx.fem.functionspace(mesh, ("Lagrange", degree, (gdim,)))
     holes = np.array(holes, dtype=np.int64)
     H, centres, perimeters = _hole_operator(dfx, ufl, V, facet_tags, holes, comm)
-    return Part(mesh=mesh, cell_tags=cell_tags, facet_tags=facet_tags, V=V, E=float(E), nu=float(nu),
-                thickness=None if thickness is None else float(thickness),
-                struts=np.array(struts, dtype=np.int64), hubs=np.array(hubs, dtype=np.int64), holes=holes,
-                centres=centres, perimeters=perimeters, H=H, source=source)
+    return MeshedPart(mesh=mesh, cell_tags=cell_tags, facet_tags=facet_tags, V=V, E=float(E), nu=float(nu),
+                      thickness=None if thickness is None else float(thickness),
+                      struts=np.array(struts, dtype=np.int64), hubs=np.array(hubs, dtype=np.int64), holes=holes,
+                      centres=centres, perimeters=perimeters, H=H, source=source)
 
 
 def _ids(comm, tags, kind: str) -> list[int]:
