@@ -60,6 +60,7 @@ from .network import Network
 from .rundir import staged_directory
 from .schema import Fields, header
 from .task import Task, task_error
+from .tracks import read_tracks
 
 FORMAT = "mechclln.labtrain"
 VERSION = 1
@@ -320,8 +321,6 @@ def similarity_fit(P: np.ndarray, Q: np.ndarray):
 
 def read_measurement(path, net: Network, task: Task, state: LabState) -> dict[int, np.ndarray]:
     """{frame: (N, 2) positions in network units} of a tracks CSV, validated against the pending phase."""
-    from mechclln.fem.labcompare import read_tracks   # the lab-compare reader (numpy only; see docs/lab.md)
-
     cfg = state.config
     src = str(path)
     frames = read_tracks(Path(path), net.n_nodes)

@@ -28,6 +28,7 @@ from . import plots
 from .errors import MechcllnError
 from .fileio import read_data, read_text, write_text
 from .schema import Fields
+from .tracks import read_tracks
 
 CSS = """body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1100px;color:#222}
 h1{font-size:1.5em}h2{font-size:1.15em;border-bottom:1px solid #ccc;margin-top:1.6em}
@@ -299,8 +300,6 @@ def _lab_sections(lab: Path) -> list[str]:
 
 def _tracked(path: Path, n_nodes: int) -> np.ndarray:
     """Frame 1 (example 0) of a tracks file lab-train accepted, (N, 2) in mm, camera frame."""
-    from mechclln.fem.labcompare import read_tracks
-
     pos = read_tracks(path, n_nodes)[1]
     return np.array([pos[h] for h in range(n_nodes)])
 

@@ -97,7 +97,7 @@ def load_fidelity(path, files):
 
 
 def load_tracks(path, files):
-    from mechclln.fem.labcompare import measured_strains, read_tracks
+    from mechclln.tracks import measured_strains, read_tracks
 
     frames = read_tracks(path, files["net"].n_nodes)
     eps = measured_strains(frames, files["task"].source_pairs, path, "source")
