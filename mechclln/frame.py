@@ -27,6 +27,11 @@ Inputs and outputs mean what they mean for the springs and for FEM: a pair's str
 hub-centre distance over the printed distance (linear: ``b . (u_j - u_i) / r0``; corotational:
 ``|x_j + u_j - x_i - u_i| / r0 - 1``), imposed by Lagrange multipliers; a pin fixes a hub's translation
 and leaves its rotation free; rigid motion the pins leave free is removed by zero-mean constraints.
+
+Optional semi-rigid joints (2D, :class:`JointCompliance`): each strut end gets an axial compliance ``c_a``
+[mm/N] and a rotational one ``c_r`` [1/(N mm)] in series with the strut, ``K_l_eff = (K_l^-1 + C_j)^-1``,
+``C_j = diag(2 c_a, c_r, c_r)`` in (axial, phi_1, phi_2): the root compliance of a strut whose stress
+spreads into an elastic hub (docs/frame_joints.md). The default (``joints=None``) is the rigid frame.
 """
 from __future__ import annotations
 
@@ -110,12 +115,38 @@ def _rotated_triad(theta, *vectors):
     return (*out, *ders)
 
 
+@dataclass(frozen=True)
+class JointCompliance:
+    """Root compliances of a strut end in a 2D sheet: ``c_a = alpha_a(w/R) / (E t)`` [mm/N] and
+    ``c_r = alpha_r(w/R) / (E t w^2)`` [1/(N mm)], each ``alpha(s) = c0 + c1 s + c2 ln s`` (dimensionless;
+    :data:`FEM_JOINTS` is the fit to linear FEM of benchmarks/joint_calibration.py)."""
+
+    alpha_a: tuple[float, float, float]
+    alpha_r: tuple[float, float, float]
+
+    def alphas(self, s):
+        """(alpha_a, alpha_r) at width over hub radius ``s`` (complex ok)."""
+        return tuple(c[0] + c[1] * s + c[2] * np.log(s) for c in (self.alpha_a, self.alpha_r))
+
+    def compliances(self, w, E, t: float, R: float):
+        """(c_a, c_r) of struts of width ``w`` [mm] (complex ok), modulus ``E`` [MPa], thickness ``t`` and
+        hub radius ``R`` [mm]."""
+        aa, ar = self.alphas(w / R)
+        return aa / (E * t), ar / (E * t * w ** 2)
+
+
+FEM_JOINTS = JointCompliance((0.7116, -0.04678, -0.5929), (7.194, -2.725, 1.274))
+"""Fit to linear FEM coupons (tpu95a sheet, t = 3 mm, R = 2.4 mm, w = 0.8-3.2 mm; docs/frame_joints.md)."""
+
+
 class Frame:
     """Rigid hubs at ``x`` (N, d) [mm] joined by struts ``edges`` (E, 2) of Young's modulus ``E`` [MPa] and
     Poisson ratio ``nu``, hubs of radius ``R`` [mm]; ``thickness`` [mm] of a 2D sheet (None in 3D: round
-    struts); ``pinned`` node ids (translation fixed, rotation free)."""
+    struts); ``pinned`` node ids (translation fixed, rotation free); ``joints``: semi-rigid strut ends (2D
+    only; None: rigid)."""
 
-    def __init__(self, x, edges, E: float, nu: float, R: float, thickness: float | None = None, pinned=()):
+    def __init__(self, x, edges, E: float, nu: float, R: float, thickness: float | None = None, pinned=(),
+                 joints: JointCompliance | None = None):
         self.x = np.asarray(x, float)
         self.edges = np.asarray(edges, np.int64).reshape(-1, 2)
         self.dim = self.x.shape[1] if self.x.ndim == 2 else 0
@@ -125,7 +156,10 @@ class Frame:
             raise MechcllnError("frame: a 2D sheet needs a thickness > 0 mm")
         if not (E > 0 and -1 < nu < 0.5 and R > 0):
             raise MechcllnError(f"frame: need E > 0, -1 < nu < 0.5 and R > 0, got E={E}, nu={nu}, R={R}")
+        if joints is not None and self.dim != 2:
+            raise MechcllnError("frame: semi-rigid joints are calibrated for 2D sheets only")
         self.E, self.nu, self.R, self.t = float(E), float(nu), float(R), thickness
+        self.joints = joints
         self.modulus_factor = np.ones(len(np.asarray(edges).reshape(-1, 2)))   # per-strut E / E (print scatter)
         self.G = self.E / (2 * (1 + self.nu))
         self.nd = 3 if self.dim == 2 else 6                  # dofs per hub
@@ -148,11 +182,11 @@ class Frame:
         self._fixed = self._fixed_rows()
 
     @classmethod
-    def of_part(cls, part, pinned=None) -> "Frame":
+    def of_part(cls, part, pinned=None, joints: JointCompliance | None = None) -> "Frame":
         """The frame of a geometry part (:class:`mechclln.geometry.part.Part`: mm, its material and hubs)."""
         m = part.material
         return cls(part.nodes, part.edges, m.youngs_modulus, m.poisson_ratio, part.hub_radius,
-                   part.thickness if part.dim == 2 else None, part.pinned if pinned is None else pinned)
+                   part.thickness if part.dim == 2 else None, part.pinned if pinned is None else pinned, joints)
 
     # --------------------------------------------------------------------------- one element
     def section(self, w):
@@ -167,11 +201,18 @@ class Frame:
         return f * self.E * A, f * self.E * I, f * self.G * J, f * kappa * self.G * A, a, self._L - 2 * a
 
     def _stiffness(self, w):
-        """Natural stiffnesses (axial, twist, bending k11, k12) of struts of width ``w``."""
+        """Natural stiffnesses (axial, twist, bending k11, k12) of struts of width ``w``; with joints the
+        strut in series with its two ends' compliances (bending: on the symmetric and antisymmetric end
+        rotations, the eigenvectors of both the 2 x 2 bending block and ``c_r I``)."""
         EA, EI, GJ, GAs, _, Lf = self.section(w)
         phi = 12 * EI / (GAs * Lf ** 2)
         c = EI / (Lf * (1 + phi))
-        return EA / Lf, GJ / Lf, c * (4 + phi), c * (2 - phi)
+        ka, k11, k12 = EA / Lf, c * (4 + phi), c * (2 - phi)
+        if self.joints is None:
+            return ka, GJ / Lf, k11, k12
+        ca, cr = self.joints.compliances(w, self.modulus_factor[self._idx] * self.E, self.t, self.R)
+        ks, kd = 1 / (1 / (k11 + k12) + cr), 1 / (1 / (k11 - k12) + cr)
+        return 1 / (1 / ka + 2 * ca), GJ / Lf, (ks + kd) / 2, (ks - kd) / 2
 
     def _natural(self, qe, w, linear: bool):
         """Natural deformations p (m, k) of struts ``self._idx`` with end dofs ``qe`` (m, 2 nd), and their
