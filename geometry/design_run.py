@@ -4,7 +4,8 @@ The part is stress-free by construction: its hubs sit at the network's print pos
 own positions; a trained spring run's relaxed positions, where its rest lengths are realised) and the task
 is re-referenced there. The frame is built in mm from the part spec and material: every network edge is a
 candidate strut, starting at the width the network's k maps to (clipped to the printable range), each
-ending within ``[w_min, w_cap_e]`` (``w_cap``: the hub-footprint limit) or removed.
+ending within ``[w_min, w_cap_e]`` (``w_cap``: the hub-footprint limit) or removed. Sheets get the
+calibrated semi-rigid joints (:func:`mechclln.frame.default_joints`, docs/frame_joints.md).
 
 A design is written as a run directory like any other: ``network.json`` holds the k that
 :func:`mechclln.geometry.sections.sections` maps back to exactly the designed widths, and lists the
@@ -17,12 +18,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
 from mechclln.design import DesignConfig, PairTask, PrintErrors, design, gauss_newton, respond, sampled_errors
-from mechclln.frame import Frame
+from mechclln.frame import Frame, default_joints
 from mechclln.network import Network
 from mechclln.task import task_error
 
@@ -55,7 +55,7 @@ def frame_part(net: Network, spec: PartSpec, material: str = "tpu95a") -> FrameP
     mat = get_material(material)
     sec = sections(net, spec, mat)
     frame = Frame(net.x * length_scale(net, spec), net.edges, mat.youngs_modulus, mat.poisson_ratio,
-                  spec.hub_radius, spec.thickness if net.dim == 2 else None, net.pinned)
+                  spec.hub_radius, spec.thickness if net.dim == 2 else None, net.pinned, default_joints(net.dim))
     return FramePart(frame, sec.width_range[0], sec.width_max, sec.width, net, spec, mat.name)
 
 
@@ -119,7 +119,7 @@ def write_design_run(out_dir, fp: FramePart, res, task, config: DesignConfig, fo
     """Write the design as a run directory ``out_dir``; returns the ``design.json`` dict."""
     from mechclln import network as netio
     from mechclln.fileio import write_json
-    from mechclln.rundir import staged_directory
+    from mechclln.rundir import DESIGN, METRICS, NETWORK, NETWORK_INITIAL, TASK, staged_directory
     from mechclln.task import save_task
 
     ptask = PairTask.of(task)
@@ -142,16 +142,16 @@ def write_design_run(out_dir, fp: FramePart, res, task, config: DesignConfig, fo
                "C_rel": [h["C"] / c0 for h in steps], "cosine": None,
                "phase": [h["phase"] for h in steps]}
     with staged_directory(out_dir, force=force) as tmp:
-        netio.save(fp.net, tmp / "network_initial.json")
-        netio.save(designed_network(fp, res.widths), tmp / "network.json")
-        save_task(task, tmp / "task.json")
-        write_json(tmp / "metrics.json", {
+        netio.save(fp.net, tmp / NETWORK_INITIAL)
+        netio.save(designed_network(fp, res.widths), tmp / NETWORK)
+        save_task(task, tmp / TASK)
+        write_json(tmp / METRICS, {
             "format": "mechclln.metrics", "version": 1, "model": "nonlinear", "frame_model": model,
             "rule": "gauss_newton",
             "learn": ["width"], "C0": c0, "C_final": c[model], "C_rel_final": c[model] / c0,
             "history": history,
             "note": "frame width design (C: frame model); model: that of the spring comparisons; see design.json"})
-        write_json(tmp / "design.json", report)
+        write_json(tmp / DESIGN, report)
     return report
 
 
@@ -160,7 +160,7 @@ def design_run(run_dir, out_dir, spec: PartSpec | None = None, material: str = "
     """`mechclln design RUN --out OUT`: the frame design of a run's network (a trained spring run is
     re-based at its print positions, stress-free) for its task, written as the run ``out_dir``."""
     from mechclln.fileio import refuse_existing
-    from mechclln.rundir import load_run
+    from mechclln.rundir import Run
 
     from .print_state import as_printed_network, as_printed_task, print_positions
 
@@ -168,7 +168,7 @@ def design_run(run_dir, out_dir, spec: PartSpec | None = None, material: str = "
     t0 = time.perf_counter()
     spec = (spec or PartSpec()).validate()
     cfg = (config or DesignConfig()).validate()
-    _, net, task, metrics = load_run(run_dir)
+    _, net, task, metrics = Run(run_dir).load()
     x_print = print_positions(net)
     start, ptask = as_printed_network(net, x_print), as_printed_task(task, x_print)
     fp, res, rob = design_network(start, ptask, spec, material, cfg, progress, robust)
@@ -179,28 +179,26 @@ def design_run(run_dir, out_dir, spec: PartSpec | None = None, material: str = "
 def recorded_spec(run_dir):
     """(spec, material) a design run (``design.json``) or a printable run (``printable.json``) recorded,
     else (None, None): the part of such a run must be built with its own spec (its k bounds or widths
-    hold for that spec only)."""
-    from mechclln.fileio import read_data
-    from mechclln.schema import Fields
+    hold for that spec only; :meth:`mechclln.rundir.Run.spec_record` says which file records it)."""
+    from mechclln.rundir import Run
 
     from .materials import MATERIALS
 
-    for name in ("design.json", "printable.json"):
-        path = Path(run_dir) / name
-        if path.exists():
-            f = Fields(read_data(path), str(path))
-            return PartSpec.from_fields(f.obj("spec")), f.string("material", choices=tuple(MATERIALS))
-    return None, None
+    f = Run(run_dir).spec_record()
+    if f is None:
+        return None, None
+    return PartSpec.from_fields(f.obj("spec")), f.string("material", choices=tuple(MATERIALS))
 
 
 def load_design(run_dir):
     """``design.json`` of a design run (validated header, spec and material), or None if absent."""
     from mechclln.fileio import read_data
+    from mechclln.rundir import Run
     from mechclln.schema import Fields, header
 
     from .materials import MATERIALS
 
-    path = Path(run_dir) / "design.json"
+    path = Run(run_dir).design_file
     if not path.exists():
         return None
     data = read_data(path)

@@ -31,7 +31,8 @@ and leaves its rotation free; rigid motion the pins leave free is removed by zer
 Optional semi-rigid joints (2D, :class:`JointCompliance`): each strut end gets an axial compliance ``c_a``
 [mm/N] and a rotational one ``c_r`` [1/(N mm)] in series with the strut, ``K_l_eff = (K_l^-1 + C_j)^-1``,
 ``C_j = diag(2 c_a, c_r, c_r)`` in (axial, phi_1, phi_2): the root compliance of a strut whose stress
-spreads into an elastic hub (docs/frame_joints.md). The default (``joints=None``) is the rigid frame.
+spreads into an elastic hub (docs/frame_joints.md). ``Frame(...)`` is rigid unless given joints; the frame
+of a part (:meth:`Frame.of_part`, and the design's) uses the calibrated :data:`FEM_JOINTS` for sheets.
 """
 from __future__ import annotations
 
@@ -139,6 +140,11 @@ FEM_JOINTS = JointCompliance((0.7116, -0.04678, -0.5929), (7.194, -2.725, 1.274)
 """Fit to linear FEM coupons (tpu95a sheet, t = 3 mm, R = 2.4 mm, w = 0.8-3.2 mm; docs/frame_joints.md)."""
 
 
+def default_joints(dim: int) -> JointCompliance | None:
+    """The joints a part's frame uses by default: calibrated semi-rigid ones for sheets, rigid in 3D."""
+    return FEM_JOINTS if dim == 2 else None
+
+
 class Frame:
     """Rigid hubs at ``x`` (N, d) [mm] joined by struts ``edges`` (E, 2) of Young's modulus ``E`` [MPa] and
     Poisson ratio ``nu``, hubs of radius ``R`` [mm]; ``thickness`` [mm] of a 2D sheet (None in 3D: round
@@ -182,11 +188,15 @@ class Frame:
         self._fixed = self._fixed_rows()
 
     @classmethod
-    def of_part(cls, part, pinned=None, joints: JointCompliance | None = None) -> "Frame":
-        """The frame of a geometry part (:class:`mechclln.geometry.part.Part`: mm, its material and hubs)."""
+    def of_part(cls, part, pinned=None, joints: JointCompliance | None | str = "fem") -> "Frame":
+        """The frame of a geometry part (:class:`mechclln.geometry.part.Part`: mm, its material and hubs).
+
+        ``joints``: ``"fem"`` (default) the calibrated semi-rigid joints :data:`FEM_JOINTS` for sheets and
+        rigid joints in 3D; None: rigid; or a :class:`JointCompliance`."""
         m = part.material
         return cls(part.nodes, part.edges, m.youngs_modulus, m.poisson_ratio, part.hub_radius,
-                   part.thickness if part.dim == 2 else None, part.pinned if pinned is None else pinned, joints)
+                   part.thickness if part.dim == 2 else None, part.pinned if pinned is None else pinned,
+                   default_joints(part.dim) if joints == "fem" else joints)
 
     # --------------------------------------------------------------------------- one element
     def section(self, w):
