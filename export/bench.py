@@ -15,9 +15,9 @@ import numpy as np
 
 
 def main(n_struts: int = 1000) -> dict:
-    from mechclln import lattices, network
-    from mechclln.fileio import write_json
-    from mechclln.task import random_task, save_task
+    from mechclln import lattices
+    from mechclln.rundir import Run
+    from mechclln.task import random_task
 
     from .pipeline import export_run
     from .printer import Printer
@@ -28,9 +28,7 @@ def main(n_struts: int = 1000) -> dict:
     net = net.with_params(k=rng.uniform(0.7, 1.6, net.n_edges), l=net.l * rng.uniform(0.99, 1.01, net.n_edges))
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp)
-        network.save(net, run / "network.json")
-        save_task(random_task(net, n_targets=3), run / "task.json")
-        write_json(run / "metrics.json", {"model": "nonlinear"})
+        Run(run).save(net, net, random_task(net, n_targets=3), {"model": "nonlinear"})
         big = Printer("large-format", (1000.0, 1000.0, 500.0), 0.4)
         t = time.perf_counter()
         rep = export_run(run, printer=big)

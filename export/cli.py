@@ -70,13 +70,6 @@ def _spec_arguments(p) -> None:
     p.add_argument("--neck-length", type=float, help="hinge-neck length, mm (default 0)")
 
 
-def recorded_design(run_dir: Path):
-    """(spec, material) recorded by `mechclln design` or `mechclln printable`, else (None, None)."""
-    from mechclln.geometry.design_run import recorded_spec
-
-    return recorded_spec(run_dir)
-
-
 def spec_from_args(args, base=None):
     """The part spec: ``base`` (default: PartSpec()) with the fields given on the command line."""
     from mechclln.geometry.spec import PartSpec
@@ -88,13 +81,14 @@ def spec_from_args(args, base=None):
 
 def run(args: argparse.Namespace) -> int:
     from mechclln.fileio import refuse_existing
+    from mechclln.geometry.design_run import recorded_spec
 
-    from .pipeline import export_run
+    from .pipeline import export_dir, export_run
 
-    dest = args.run_dir / "export" if args.part is None else args.part.parent / "export"
+    dest = export_dir(args.run_dir, args.part)
     refuse_existing(dest, args.force)       # before the seconds of relaxing, meshing and rendering
     formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
-    spec, material = recorded_design(args.run_dir)   # a printable run's k bounds hold for its own spec
+    spec, material = recorded_spec(args.run_dir)   # a printable run's k bounds hold for its own spec
     rep = export_run(args.run_dir, spec_from_args(args, spec), args.material or material or "tpu95a",
                      args.printer, formats, args.gcode, args.force, part_file=args.part)
     m, fid = rep["mesh"], rep["fidelity"]
@@ -114,11 +108,12 @@ def fitting_spec(net, printer: str = "generic"):
 
     from mechclln import network as netio
     from mechclln.geometry.spec import PartSpec
+    from mechclln.rundir import Run
 
     from .printer import get_printer
 
     if isinstance(net, (str, Path)):
-        net = netio.load(Path(net) / "network.json")
+        net = netio.load(Run(net).network_file)
     spec = PartSpec()
     extent = float(np.ptp(net.x[:, :2], axis=0).max())
     room = 0.95 * min(get_printer(printer).bed[:2]) - 2 * spec.hub_radius

@@ -142,21 +142,23 @@ def part_predictions(run_dir: Path, part_file, task):
     (``design.json``) and, once `mechclln fem` has run on it, its linear and finite-strain FEM strains and
     their spread under print errors (``fem/fidelity.json``). (None, None) for other runs."""
     from mechclln.fileio import read_data
+    from mechclln.rundir import FINETUNE_REPORT, Run
 
+    run = Run(run_dir)
     shape = task.target_strains.shape
     got = lambda v: v is not None and np.shape(v) == shape  # noqa: E731
     if part_file is not None:
-        tuned = Path(part_file).parent / "finetune.json"
+        tuned = Path(part_file).parent / FINETUNE_REPORT
         fem = read_data(tuned).get("target_strains_reexported") if tuned.exists() else None
         return ({"linear FEM strain (this part)": np.asarray(fem)}, None) if got(fem) else (None, None)
-    design = run_dir / "design.json"
+    design = run.design_file
     if not design.exists():
         return None, None
     d = read_data(design)
     model = d.get("model", "corotational")
     pred = {f"frame strain ({model})": np.asarray(d["frame_target_strains"][model])}
     notes = []
-    fid = run_dir / "fem" / "fidelity.json"
+    fid = run.fidelity_file
     if fid.exists():
         f = read_data(fid)
         for key, label in (("fem_linear", "linear FEM strain"), ("fem_finite", "finite-strain FEM strain")):
@@ -175,34 +177,40 @@ def part_predictions(run_dir: Path, part_file, task):
     return pred, notes
 
 
+def export_dir(run_dir, part_file=None) -> Path:
+    """Where :func:`export_run` writes: ``RUN_DIR/export/``, or ``export/`` beside a saved ``part_file``."""
+    from mechclln.rundir import EXPORT, Run
+
+    return Run(run_dir).export_dir if part_file is None else Path(part_file).parent / EXPORT
+
+
 def export_run(run_dir, spec: PartSpec | None = None, material="tpu95a", printer="generic", formats=FORMATS,
                gcode: bool = False, force: bool = False, part_file=None) -> dict:
     """Export a run directory into ``RUN_DIR/export/`` (replaced only with ``force``); returns the report.
 
     ``part_file``: export that saved part of the run instead (e.g. ``RUN/finetune/part.json``), into an
     ``export/`` folder beside it."""
-    from mechclln.geometry.part import load_part, save_part
-    from mechclln.rundir import load_run, staged_directory
-
     from mechclln.geometry.design_run import recorded_spec
+    from mechclln.geometry.part import load_part, save_part
+    from mechclln.rundir import PART, Run
 
     run_dir = Path(run_dir)
-    _, net, task, metrics = load_run(run_dir)
+    _, net, task, metrics = Run(run_dir).load()
     spec = spec or recorded_spec(run_dir)[0]      # a design or printable run's widths hold for its spec
     model = str(metrics.get("model", "nonlinear"))
     given = None if part_file is None else load_part(part_file)
-    dest = run_dir / "export" if part_file is None else Path(part_file).parent / "export"
+    dest = export_dir(run_dir, part_file)
     if given is not None and len(given.nodes) != net.n_nodes:
-        raise MechcllnError(f"{part_file}: field 'nodes': {len(given.nodes)} hubs, but {run_dir / 'network.json'} "
+        raise MechcllnError(f"{part_file}: field 'nodes': {len(given.nodes)} hubs, but {Run(run_dir).network_file} "
                             f"has {net.n_nodes} nodes; give a part made for this run")
     predictions, notes = part_predictions(run_dir, part_file, task)
     files, report = render_export(net, task, spec, material, printer, formats, model, title=run_dir.name,
                                   part=given, predictions=predictions, notes=notes)
     part = report.pop("_part")
-    with staged_directory(dest, force=force) as tmp:
+    with Run(dest).staged(force=force) as tmp:
         for name, data in files.items():
             write_bytes(tmp / name, data)
-        save_part(part, tmp / "part.json")
+        save_part(part, tmp / PART)
         if gcode:
             from .slicer import slice_to_gcode
 
@@ -210,5 +218,5 @@ def export_run(run_dir, spec: PartSpec | None = None, material="tpu95a", printer
             slice_to_gcode(tmp / "part.stl", tmp / "part.gcode", get_printer(printer))
             report["timings"]["slice_s"] = time.perf_counter() - t
         write_json(tmp / "report.json", report)
-    report["files"] = sorted([*files, "part.json", "report.json", *(["part.gcode"] if gcode else [])])
+    report["files"] = sorted([*files, PART, "report.json", *(["part.gcode"] if gcode else [])])
     return report

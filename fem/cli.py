@@ -68,11 +68,15 @@ def _summary(report: dict) -> dict:
             "dofs": report["mesh"]["dofs"], "seconds": round(report["timings_s"]["total"], 1)}
 
 
-def _refuse_existing(args: argparse.Namespace, output: str) -> None:
-    """Refuse an existing ``RUN_DIR/output`` without --force, before any meshing or solving."""
+def _refuse_existing(args: argparse.Namespace, output: str) -> Path:
+    """The output ``output`` (an attribute of :class:`mechclln.rundir.Run`) of ``RUN_DIR``, refused when it
+    exists without --force, before any meshing or solving."""
     from mechclln.fileio import refuse_existing
+    from mechclln.rundir import Run
 
-    refuse_existing(Path(args.run_dir) / output, args.force)
+    path = getattr(Run(args.run_dir), output)
+    refuse_existing(path, args.force)
+    return path
 
 
 def cmd_fem(args: argparse.Namespace) -> int:
@@ -80,7 +84,7 @@ def cmd_fem(args: argparse.Namespace) -> int:
 
     if args.convergence:
         return _convergence(args)
-    _refuse_existing(args, "fem/fidelity.json")
+    _refuse_existing(args, "fidelity_file")
 
     report = check_run(args.run_dir, elements_across=args.elements_across, mesh_size=args.mesh_size,
                        finite_strain=not args.linear_only, ignore_memory_limit=args.ignore_memory_limit)
@@ -107,7 +111,7 @@ def _convergence(args: argparse.Namespace) -> int:
     if len(levels) < 2 or levels[0] < 1:
         raise MechcllnError(f"--convergence: '{args.convergence}' is not a list of at least two positive "
                             "integers; give e.g. 1,2,3,4")
-    _refuse_existing(args, "fem/convergence.json")
+    out = _refuse_existing(args, "convergence_file")
     rank0 = stack.mpi().COMM_WORLD.rank == 0
     r = study(args.run_dir, levels, log=print if rank0 else (lambda *a: None))
     if rank0:
@@ -115,7 +119,7 @@ def _convergence(args: argparse.Namespace) -> int:
             print(f"fem convergence: {row['elements_across']} across, {row['dofs']} dofs: max change to the "
                   f"finest {row['max_relative_change_to_finest']:.2%}, {row['seconds_total']:.1f} s")
         print(f"fem convergence: coarsest level within {r['tol']:.0%}: {r['coarsest_within_tol']}; wrote "
-              f"{Path(args.run_dir) / 'fem' / 'convergence.json'}")
+              f"{out}")
     return 0
 
 
@@ -123,25 +127,25 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from . import stack
     from .finetune import finetune_run
 
-    _refuse_existing(args, "finetune")
+    out = _refuse_existing(args, "finetune_dir")
     r = finetune_run(args.run_dir, steps=args.steps, eta=args.eta, elements_across=args.elements_across,
                      step_fraction=args.step_fraction,
                      learn_elements_across=args.learn_elements_across)
     if stack.mpi().COMM_WORLD.rank == 0:
         print(f"finetune: FEM task error C {r['C_fem_before']:.4g} -> {r['C_fem_reexported_part']:.4g} on the "
               f"re-meshed part (x{r['ratio_reexported_over_before']:.3g}) in {r['seconds']:.0f} s; wrote "
-              f"{Path(args.run_dir) / 'finetune'}")
+              f"{out}")
     return 0
 
 
 def cmd_lab_compare(args: argparse.Namespace) -> int:
     from .labcompare import compare
 
-    _refuse_existing(args, "lab")
+    out = _refuse_existing(args, "lab_dir")
     r = compare(args.run_dir, args.tracks)
     print(f"lab-compare: {len(r['frames'])} frames; rms error of the target strains: "
           + ", ".join(f"{k} {m['rms_error']:.3g}" for k, m in r["models"].items())
-          + f"; wrote {Path(args.run_dir) / 'lab'}")
+          + f"; wrote {out}")
     return 0
 
 

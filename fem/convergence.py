@@ -8,7 +8,6 @@ example's strains are zero). The coarsest level within ``tol`` (default 1 %) is 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -19,14 +18,12 @@ def study(run_dir, levels=(1, 2, 3, 4), tol: float = 0.01, write: bool = True, l
     """Mesh and solve ``run_dir``'s part at each level; writes ``RUN/fem/convergence.json`` (rank 0)."""
     from mechclln.fileio import write_json
     from mechclln.geometry.print_state import as_printed_task, print_positions
-    from mechclln.network import load
-    from mechclln.task import load_task
+    from mechclln.rundir import Run
 
-    run_dir = Path(run_dir)
-    net = load(run_dir / "network.json")
-    task = load_task(run_dir / "task.json", net)
+    run = Run(run_dir)
+    net, task = run.network_and_task()
     x_print = print_positions(net)
-    gpart = fidelity.load_geometry_part(run_dir, net, task, x_print)
+    gpart = fidelity.load_geometry_part(run, net, task, x_print)
     ptask = as_printed_task(task, x_print)
     actuated = np.abs(task.source_strains).max(axis=1) > 0
     rows = []
@@ -46,8 +43,8 @@ def study(run_dir, levels=(1, 2, 3, 4), tol: float = 0.01, write: bool = True, l
         r["max_relative_change_to_finest"] = float(np.max(np.abs(r["target_strains"][actuated] - finest)
                                                           / np.abs(finest)))
     ok = [r["elements_across"] for r in rows[:-1] if r["max_relative_change_to_finest"] <= tol]
-    report = {"run": str(run_dir), "tol": tol, "levels": rows, "coarsest_within_tol": min(ok) if ok else None,
+    report = {"run": str(run.path), "tol": tol, "levels": rows, "coarsest_within_tol": min(ok) if ok else None,
               "note": "linear FEM; relative change of each actuated target strain to the finest level"}
     if write and stack.mpi().COMM_WORLD.rank == 0:
-        write_json(run_dir / "fem" / "convergence.json", report)
+        write_json(run.convergence_file, report)
     return report

@@ -15,7 +15,6 @@ replaced by the corrected design; ``design.json["fem_correction"]`` records ever
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -41,15 +40,16 @@ def correct_run(run_dir, rounds: int = 2, tol: float = 2e-4, elements_across: in
     from mechclln.fileio import write_json
     from mechclln.geometry.design_run import designed_network, frame_part, frame_response, frame_strains, load_design
     from mechclln.geometry.part import build_part
+    from mechclln.rundir import Run
     from mechclln.task import load_task, task_error
 
-    run_dir = Path(run_dir)
-    rec = load_design(run_dir)
+    run = Run(run_dir)
+    rec = load_design(run.path)
     if rec is None:
-        raise MechcllnError(f"{run_dir / 'design.json'}: missing; correct a run written by `mechclln design`")
+        raise MechcllnError(f"{run.design_file}: missing; correct a run written by `mechclln design`")
     t0 = time.perf_counter()
-    start = netio.load(run_dir / "network_initial.json")
-    task = load_task(run_dir / "task.json", start)
+    start = netio.load(run.initial_file)
+    task = load_task(run.task_file, start)
     fp = frame_part(start, rec["spec"], rec["material"])
     cfg = DesignConfig(**{k: v for k, v in rec["config"].items() if k in DesignConfig.__dataclass_fields__})
     widths = np.asarray(rec["widths_mm"], float)
@@ -82,6 +82,6 @@ def correct_run(run_dir, rounds: int = 2, tol: float = 2e-4, elements_across: in
                frame_target_strains_wanted=target, fem_correction=record, config=asdict(cfg),
                C_frame=c_frame, C_rel_frame={k: v / C0 for k, v in c_frame.items()},
                frame_response=frame_response(fp.frame, widths, PairTask.of(task)))
-    netio.save(designed_network(fp, widths), run_dir / "network.json")
-    write_json(run_dir / "design.json", rec)
+    netio.save(designed_network(fp, widths), run.network_file)
+    write_json(run.design_file, rec)
     return record

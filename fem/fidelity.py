@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from mechclln.errors import MechcllnError
 from mechclln.task import task_error
 
 from . import buckling, fields, finite, linear, memory, outline_mesh, part as fempart, stack, tolerance
@@ -40,16 +39,17 @@ def built_springs(net, gpart, x_print, ptask) -> np.ndarray:
     return respond(built.with_params(k=built.k * ratio), ptask).target_strains
 
 
-def load_geometry_part(run_dir: Path, net, task, x_print):
+def load_geometry_part(run_dir, net, task, x_print):
     """The part the export stage wrote (RUN/export/part.json), else the network's part built with the spec
     the run recorded (a design or printable run) or the default spec."""
     from mechclln.geometry.design_run import recorded_spec
     from mechclln.geometry.part import build_part, load_part
+    from mechclln.rundir import Run
 
-    saved = run_dir / "export" / "part.json"
-    if saved.exists():
-        return load_part(saved)
-    spec, material = recorded_spec(run_dir)
+    run = Run(run_dir)
+    if run.export_part.exists():
+        return load_part(run.export_part)
+    spec, material = recorded_spec(run.path)
     return build_part(net, spec, material or "tpu95a", task=task, x_print=x_print)
 
 
@@ -108,21 +108,15 @@ def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
     Refuses before meshing a part whose estimated memory would not fit (:mod:`.memory`), unless
     ``ignore_memory_limit``."""
     from mechclln.geometry.print_state import as_printed_task, compare_printed
-    from mechclln.network import load
-    from mechclln.task import load_task
+    from mechclln.rundir import Run
 
-    run_dir = Path(run_dir)
-    for name in ("network.json", "task.json"):
-        if not (run_dir / name).exists():
-            raise MechcllnError(f"{run_dir / name}: file not found; give a run directory written by "
-                                "`mechclln train` or `mechclln demo`")
+    run = Run(run_dir)
     t0 = time.perf_counter()
-    net = load(run_dir / "network.json")
-    task = load_task(run_dir / "task.json")
+    net, task = run.network_and_task()
     springs = compare_printed(net, task)
-    gpart = load_geometry_part(run_dir, net, task, springs.x_print)
+    gpart = load_geometry_part(run, net, task, springs.x_print)
     if not ignore_memory_limit:
-        memory.require_fits(gpart, elements_across, mesh_size, source=str(run_dir))
+        memory.require_fits(gpart, elements_across, mesh_size, source=str(run.path))
     t_mesh = time.perf_counter()
     pt = mesh_part(gpart, elements_across, mesh_size)
     t_mesh = time.perf_counter() - t_mesh
@@ -150,7 +144,7 @@ def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
     factors = buckling.part_factors(lin, ptask.source_pairs, ptask.source_strains[act], n=1) \
         if np.abs(ptask.source_strains[act]).max() > 0 else np.zeros(0)
     report = {
-        "run": str(run_dir),
+        "run": str(run.path),
         "models": {k: {"target_strains": v, "C": task_error(v, wanted),
                        "relative_gap_to_trained": (v - ref) / scale} for k, v in models.items()},
         "wanted_target_strains": wanted,
@@ -170,7 +164,7 @@ def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
         "mpi_ranks": pt.comm.size,
     }
     if write:
-        _write_outputs(run_dir / "fem", pt, res, act, report, finite_strain)
+        _write_outputs(run.fem_dir, pt, res, act, report, finite_strain)
     return report
 
 
@@ -181,12 +175,12 @@ def _write_outputs(folder: Path, pt, res, act: int, report: dict, finite_strain:
     from contextlib import nullcontext
 
     from mechclln.fileio import write_json
-    from mechclln.rundir import staged_directory
+    from mechclln.rundir import CONVERGENCE, FIDELITY, staged_directory
 
     u = fields.function_of(pt, res["states"][act].u)
     psi = fields.energy_density(pt, u)
     rank0 = pt.comm.rank == 0
-    with (staged_directory(folder, force=True, keep=("convergence.json",)) if rank0 else nullcontext()) as tmp:
+    with (staged_directory(folder, force=True, keep=(CONVERGENCE,)) if rank0 else nullcontext()) as tmp:
         tmp = Path(pt.comm.bcast(str(tmp) if rank0 else None, root=0))
         _write_xdmf(tmp / "deformed_linear.xdmf", pt, u)
         if pt.gdim == 2:
@@ -196,7 +190,7 @@ def _write_outputs(folder: Path, pt, res, act: int, report: dict, finite_strain:
                 energy_plot(*tri, tmp / "energy_linear.png",
                             title=f"linear FEM, example {act}: strain energy density")
         if rank0:
-            write_json(tmp / "fidelity.json", report)
+            write_json(tmp / FIDELITY, report)
         pt.comm.barrier()
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -201,15 +200,14 @@ def finetune_run(run_dir, steps: int = 20, eta: float = 0.1, elements_across: in
     from mechclln.geometry.part import printed_network, save_part
     from mechclln.geometry.print_state import as_printed_task, compare_printed
     from mechclln.geometry.sections import hub_width_limit
-    from mechclln.network import load
-    from mechclln.task import load_task
+    from mechclln.rundir import Run
 
     t0 = time.perf_counter()
-    run_dir = Path(run_dir)
-    net, task = load(run_dir / "network.json"), load_task(run_dir / "task.json")
+    run = Run(run_dir)
+    net, task = run.network_and_task()
     springs = compare_printed(net, task)
     ptask = as_printed_task(task, springs.x_print)
-    gpart = fidelity.load_geometry_part(run_dir, net, task, springs.x_print)
+    gpart = fidelity.load_geometry_part(run, net, task, springs.x_print)
     learn_across = elements_across if learn_elements_across is None else learn_elements_across
     pt = fidelity.mesh_part(gpart, learn_across)
     upper = hub_width_limit(printed_network(net), gpart.spec, springs.x_print) if gpart.dim == 2 else None
@@ -226,6 +224,6 @@ def finetune_run(run_dir, steps: int = 20, eta: float = 0.1, elements_across: in
               "target_strains_reexported": strains_new, "wanted": task.target_strains,
               "seconds": time.perf_counter() - t0}
     if pt.comm.rank == 0:
-        save_part(new_part, run_dir / "finetune" / "part.json")
-        write_json(run_dir / "finetune" / "finetune.json", report)
+        save_part(new_part, run.finetune_part)
+        write_json(run.finetune_report, report)
     return report

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mechclln.errors import MechcllnError, fail
+from mechclln.errors import fail
 from mechclln.tracks import measured_strains, read_tracks
 
 
@@ -45,20 +45,13 @@ def compare(run_dir, tracks) -> dict:
     """Measured vs predicted target strains for every frame; writes ``RUN/lab/`` and returns the report."""
     from mechclln.fileio import write_json
     from mechclln.geometry.print_state import compare_printed
-    from mechclln.network import load
-    from mechclln.rundir import staged_directory
-    from mechclln.task import load_task
+    from mechclln.rundir import Run
 
-    run_dir, tracks = Path(run_dir), Path(tracks)
-    for name in ("network.json", "task.json"):
-        if not (run_dir / name).exists():
-            raise MechcllnError(f"{run_dir / name}: file not found; give a run directory written by "
-                                "`mechclln train` or `mechclln demo`")
-    net = load(run_dir / "network.json")
-    task = load_task(run_dir / "task.json", net)
+    run, tracks = Run(run_dir), Path(tracks)
+    net, task = run.network_and_task()
     if len(task.source_nodes) or len(task.target_nodes) or not len(task.source_pairs) \
             or not len(task.target_pairs):
-        raise fail(str(run_dir / "task.json"), "source_pairs",
+        raise fail(str(run.task_file), "source_pairs",
                    "lab-compare needs pair sources and targets only (no node terminals)",
                    "train with a pair-strain task")
     frames = read_tracks(tracks, len(net.x))
@@ -69,15 +62,15 @@ def compare(run_dir, tracks) -> dict:
     springs = compare_printed(net, probe)
     models = {"trained_springs": springs.trained.target_strains,
               "printed_springs": springs.printed.target_strains}
-    fid_path = run_dir / "fem" / "fidelity.json"
+    fid_path = run.fidelity_file
     if fid_path.exists():
         models.update(fem_predictions(fid_path, task, src))
-    report = {"run": str(run_dir), "tracks": str(tracks), "frames": [f for f in sorted(frames) if f != 0],
+    report = {"run": str(run.path), "tracks": str(tracks), "frames": [f for f in sorted(frames) if f != 0],
               "measured_source_strains": src, "measured_target_strains": tgt,
               "fem_included": fid_path.exists(),
               "models": {k: {"target_strains": v, "rms_error": float(np.sqrt(np.mean((v - tgt) ** 2))),
                              "max_abs_error": float(np.abs(v - tgt).max())} for k, v in models.items()}}
-    with staged_directory(run_dir / "lab", force=True) as tmp:    # complete or absent (the CLI asks --force)
+    with Run(run.lab_dir).staged(force=True) as tmp:    # complete or absent (the CLI asks --force)
         write_json(tmp / "compare.json", report)
         _plot(report, tmp / "compare.png")
     return report

@@ -27,10 +27,8 @@ def refine_run(run_dir, out_dir, spec: PartSpec | None = None, material: str = "
     (re-referenced), ``metrics.json`` (C0 of the original run, C before and after) and ``printable.json``
     (spec, material, bounds, left-out edges, phase history, timings). Returns the ``printable.json`` dict.
     """
-    from mechclln import network as netio
     from mechclln import printable
-    from mechclln.rundir import load_run, staged_directory
-    from mechclln.task import save_task
+    from mechclln.rundir import Run
 
     from .print_state import as_printed_network, as_printed_task, print_positions
     from .sections import k_bounds
@@ -38,7 +36,7 @@ def refine_run(run_dir, out_dir, spec: PartSpec | None = None, material: str = "
     t0 = time.perf_counter()
     spec = (spec or PartSpec()).validate()
     mat = get_material(material)
-    _, net, task, metrics = load_run(run_dir)
+    _, net, task, metrics = Run(run_dir).load()
     x_print = print_positions(net)
     start = as_printed_network(net, x_print)
     ptask = as_printed_task(task, x_print)
@@ -56,13 +54,10 @@ def refine_run(run_dir, out_dir, spec: PartSpec | None = None, material: str = "
         "config": {k: v for k, v in asdict(cfg).items() if k != "train"},
         "seconds": {"refine": res.seconds, "total": time.perf_counter() - t0},
     }
-    with staged_directory(out_dir, force=force) as tmp:
-        netio.save(start, tmp / "network_initial.json")
-        netio.save(res.network, tmp / "network.json")
-        save_task(ptask, tmp / "task.json")
-        write_json(tmp / "metrics.json", {
+    with Run(out_dir).staged(force=force) as tmp:
+        tmp.save(start, res.network, ptask, {
             "format": "mechclln.metrics", "version": 1, "model": cfg.train.model, "rule": cfg.train.rule,
             "learn": ["k"], "C0": c0, "C_final": res.C, "C_rel_final": res.C / c0,
             "note": "printable refinement of " + str(run_dir) + "; see printable.json"})
-        write_json(tmp / "printable.json", report)
+        write_json(tmp.printable_file, report)
     return report

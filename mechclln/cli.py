@@ -104,42 +104,38 @@ def _config(args):
 
 def run_training(net, task, cfg, out: Path, force: bool, resume: bool = False, progress: bool = True) -> Path:
     """Train and write a complete run directory at ``out`` (atomically)."""
-    from . import network as netio
     from . import plots
     from .equilibrium import respond
-    from .fileio import read_npz, write_json
-    from .rundir import check_fingerprint, interrupted, metrics_dict, staged_directory
-    from .task import save_task
+    from .fileio import read_npz
+    from .rundir import PLOTS, Run, check_fingerprint, interrupted, metrics_dict
     from .training import train
 
+    run = Run(out)
     killed = interrupted(out)      # the staging folder of a killed or interrupted `train` of this --out
-    killed_ckpt = killed is not None and (killed / "checkpoint.npz").exists()
+    killed_ckpt = killed is not None and Run(killed).checkpoint_file.exists()
     if killed_ckpt and not (resume or force):
         raise MechcllnError(f"{out}: an interrupted run left a checkpoint in {killed}; pass --resume to "
                             "continue it or --force to start over")
     # resume: from the interrupted run's checkpoint (the newer), else from the finished run's
-    ckpt = killed / "checkpoint.npz" if killed_ckpt else out / "checkpoint.npz"
+    ckpt = Run(killed).checkpoint_file if killed_ckpt else run.checkpoint_file
     if resume and not ckpt.exists():
         raise MechcllnError(f"{ckpt}: no checkpoint to resume from; run without --resume")
     if resume:      # before any work (a refused resume leaves the checkpoint as it was)
         check_fingerprint(ckpt, read_npz(ckpt), net, task, cfg)
-    with staged_directory(out, force=force or resume, resumable=True, reuse=resume) as tmp:
+    with run.staged(force=force or resume, resumable=True, reuse=resume) as tmp:
         if resume and not killed_ckpt:
             import shutil
 
-            shutil.copy2(ckpt, tmp / "checkpoint.npz")
+            shutil.copy2(ckpt, tmp.checkpoint_file)
         t0 = time.perf_counter()
-        res = train(net, task, cfg, progress=progress, checkpoint=tmp / "checkpoint.npz", resume=resume)
+        res = train(net, task, cfg, progress=progress, checkpoint=tmp.checkpoint_file, resume=resume)
         t_train = time.perf_counter() - t0
         h = res.history
         timings = {"train_seconds": t_train, "steps": len(h.step),
                    "mean_step_seconds": float(np.mean(h.seconds)) if h.seconds else None,
                    "factorizations": h.factorizations[-1] if h.factorizations else 0}
-        netio.save(net, tmp / "network_initial.json")
-        netio.save(res.network, tmp / "network.json")
-        save_task(task, tmp / "task.json")
-        write_json(tmp / "metrics.json", metrics_dict(res, task, timings))
-        pdir = tmp / "plots"
+        tmp.save(net, res.network, task, metrics_dict(res, task, timings))
+        pdir = tmp / PLOTS
         plots.plot_training(h, pdir / "training.png", f"{cfg.rule} ({'+'.join(cfg.learn)}), {cfg.model} model")
         plots.plot_parameter(res.network, res.network.k, pdir / "stiffness.png", "stiffness k", task, width_by_k=True)
         dl = (res.network.l - net.l) / net.lengths()

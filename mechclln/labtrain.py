@@ -57,7 +57,7 @@ from .errors import MechcllnError, fail
 from .fileio import read_data, read_text, write_bytes, write_json, write_text
 from .learning import SpringElements, contrastive
 from .network import Network
-from .rundir import staged_directory
+from .rundir import Run
 from .schema import Fields, header
 from .task import Task, task_error
 from .tracks import read_tracks
@@ -173,10 +173,10 @@ def init(net: Network, task: Task, cfg: LabConfig, lab, force: bool = False) -> 
                             "--k-min/--k-max or --l-bounds")
     state = LabState(cfg, k=k, l=l, carry_k=np.zeros_like(k), carry_l=np.zeros_like(l))
     lab = Path(lab)
-    with staged_directory(lab, force=force) as tmp:
-        netio.save(net, tmp / "network_initial.json")
-        taskio.save_task(task, tmp / "task.json")
-        _write_round_outputs(tmp, net, task, state, files={})
+    with Run(lab).staged(force=force) as tmp:
+        netio.save(net, tmp.initial_file)
+        taskio.save_task(task, tmp.task_file)
+        _write_round_outputs(tmp.path, net, task, state, files={})
     return state
 
 
@@ -186,8 +186,8 @@ def load(lab) -> tuple[Network, Task, LabState]:
     path = lab / "lab.json"
     if not path.exists():
         raise MechcllnError(f"{path}: file not found; give a folder made by `mechclln lab-train init`")
-    net0 = netio.load(lab / "network_initial.json")
-    task = taskio.load_task(lab / "task.json", net0)
+    net0 = netio.load(Run(lab).initial_file)
+    task = taskio.load_task(Run(lab).task_file, net0)
     f = Fields(read_data(path), str(path)).known(("format", "version", *LabState.__dataclass_fields__))
     header(f, FORMAT, VERSION, required=True)
     cfg = _config(f.obj("config"))
@@ -235,7 +235,7 @@ def _write_round_outputs(lab: Path, net: Network, task: Task, state: LabState, f
         write_bytes(lab / rel, data)
     write_text(actuation_path(lab, state), actuation_csv(net, task, state))
     write_text(lab / "history.csv", _csv(HISTORY_COLUMNS, [[h[c] for c in HISTORY_COLUMNS] for h in state.history]))
-    netio.save(net.with_params(k=state.k, l=state.l), lab / "network.json")
+    netio.save(net.with_params(k=state.k, l=state.l), Run(lab).network_file)
     write_json(lab / "lab.json", _state_dict(state))
 
 
@@ -431,7 +431,7 @@ def submit(lab, tracks) -> dict:
         summary.update(C=C, C_rel=state.history[-1]["C_rel"])
     else:
         upd = local_update(state.free_lengths, lengths, state.k, state.l, cfg.eta)
-        net0 = netio.load(lab / "network_initial.json")
+        net0 = netio.load(Run(lab).initial_file)
         rates, r0 = physical_rates(net0, cfg), net0.lengths()
         old = {"k": state.k, "l": state.l}
         lo = {"k": np.full_like(r0, cfg.k_bounds[0]), "l": cfg.l_bounds[0] * r0}

@@ -27,6 +27,7 @@ from . import network as netio
 from . import plots
 from .errors import MechcllnError
 from .fileio import read_data, read_text, write_text
+from .rundir import Run
 from .schema import Fields
 from .tracks import read_tracks
 
@@ -137,10 +138,9 @@ def _animation(net, xa, xb, names, caption) -> str:
 # ---------------------------------------------------------------------------------------------- run dir
 def _run_sections(run: Path) -> list[str]:
     from .equilibrium import Equilibria, free_states
-    from .rundir import load_run
 
-    net0, net, task, metrics = load_run(run)
-    m = Fields(metrics, str(run / "metrics.json"))
+    net0, net, task, metrics = Run(run).load()
+    m = Fields(metrics, str(Run(run).metrics_file))
     h = m.obj("history")
     out = [f"<h1>Run {html.escape(run.name)}</h1><p>{net.n_nodes} nodes, {net.n_edges} edges; rule "
            f"{html.escape(m.string('rule'))}, {html.escape(m.string('model'))} model; C/C0 final "
@@ -173,7 +173,7 @@ def _run_sections(run: Path) -> list[str]:
 
 def _frame_animation(run: Path, net, task) -> str | None:
     """A frame design run (``design.json``): its printed part morphing into the actuated frame state."""
-    path = run / "design.json"
+    path = Run(run).design_file
     if not path.exists():
         return None
     d = Fields(read_data(path), str(path))
@@ -189,11 +189,11 @@ def _frame_animation(run: Path, net, task) -> str | None:
 
 def _stage_sections(stage: Path) -> list[str]:
     out = []
-    export = stage / "export"
+    export = Run(stage).export_dir
     if (export / "lab_sheet.png").exists():
         out.append("<h2>Part</h2>" + _figure("part", _img((export / "lab_sheet.png").read_bytes(), "image/png", "part"),
                                              f"{stage.name}/export: the part, its actuation and measurement hubs"))
-    fid = stage / "fem" / "fidelity.json"
+    fid = Run(stage).fidelity_file
     if fid.exists():
         out += _fidelity_tables(fid)
     if (export / "lab_sheet.md").exists():
@@ -268,7 +268,7 @@ def _lab_sections(lab: Path) -> list[str]:
     from . import labtrain
 
     net, task, state = labtrain.load(lab)
-    net0 = netio.load(lab / "network_initial.json")
+    net0 = netio.load(Run(lab).initial_file)
     cfg = state.config
     out = [f"<h1>Lab training {html.escape(lab.name)}</h1><p>{net.n_nodes} hubs, {net.n_edges} edges; learning "
            f"{','.join(cfg.learn)}, eta {cfg.eta:g}; round {state.round}, waiting for the {state.phase} tracks</p>"]
@@ -309,7 +309,7 @@ def build_report(path) -> str:
     path = Path(path)
     if (path / "lab.json").exists():
         sections = _lab_sections(path)
-    elif (path / "metrics.json").exists():
+    elif Run(path).metrics_file.exists():
         sections = _run_sections(path)
     else:
         raise MechcllnError(f"{path}: neither a run directory (metrics.json) nor a lab-train folder (lab.json); "

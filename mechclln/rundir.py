@@ -1,8 +1,12 @@
-"""Run directories: what `mechclln train` writes and the later stages read.
+"""Run directories: what `mechclln train` (or `design`, `printable`) writes and the later stages read.
 
-Layout: ``network_initial.json``, ``network.json`` (trained), ``task.json``, ``metrics.json`` (history of
-C, final free-state target strains of every example in the trained model, timings, which model and rule),
-``checkpoint.npz`` (to resume), ``plots/*.png``; stages add ``export/``, ``fem/`` and ``lab/``.
+Layout (:class:`Run` owns it; no other module spells these names): ``network_initial.json``,
+``network.json`` (trained), ``task.json``, ``metrics.json`` (history of C, final free-state target strains
+of every example in the trained model, timings, which model and rule), ``checkpoint.npz`` (to resume),
+``plots/*.png``; a design run adds ``design.json``, a printable run ``printable.json`` (each records the part
+spec its widths or k bounds hold for); stages add ``export/`` (``part.json``, ...), ``fem/``
+(``fidelity.json``, ...), ``finetune/`` (``part.json``, ``finetune.json``) and ``lab/``. A lab-train folder
+holds the same core files.
 
 Every such folder is complete or absent: it is written into the staging folder ``.NAME.partial`` beside it
 (:func:`staged_directory`), which is swapped in as a whole when complete. The writer holds an advisory
@@ -25,7 +29,105 @@ from pathlib import Path
 from . import network as netio
 from . import task as taskio
 from .errors import MechcllnError
-from .fileio import _jsonable, read_data
+from .fileio import _jsonable, read_data, write_json
+from .schema import Fields
+
+NETWORK = "network.json"
+NETWORK_INITIAL = "network_initial.json"
+TASK = "task.json"
+METRICS = "metrics.json"
+CHECKPOINT = "checkpoint.npz"
+PLOTS = "plots"
+DESIGN = "design.json"          # design run: widths, frame strains, the part spec
+PRINTABLE = "printable.json"    # printable run: k bounds, left-out struts, the part spec
+EXPORT, FEM, FINETUNE, LAB = "export", "fem", "finetune", "lab"
+PART = "part.json"              # the part description in export/ and finetune/
+FIDELITY = "fidelity.json"      # in fem/
+CONVERGENCE = "convergence.json"    # in fem/
+FINETUNE_REPORT = "finetune.json"   # in finetune/
+
+
+class Run:
+    """A run directory: its file layout, validated loading and the staged writer of its core files.
+    A path-like (``os.fspath``), so it can be given wherever a run directory path is asked for."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+    def __truediv__(self, name) -> Path:
+        return self.path / name
+
+    network_file = property(lambda self: self.path / NETWORK)
+    initial_file = property(lambda self: self.path / NETWORK_INITIAL)
+    task_file = property(lambda self: self.path / TASK)
+    metrics_file = property(lambda self: self.path / METRICS)
+    checkpoint_file = property(lambda self: self.path / CHECKPOINT)
+    design_file = property(lambda self: self.path / DESIGN)
+    printable_file = property(lambda self: self.path / PRINTABLE)
+    export_dir = property(lambda self: self.path / EXPORT)
+    fem_dir = property(lambda self: self.path / FEM)
+    finetune_dir = property(lambda self: self.path / FINETUNE)
+    lab_dir = property(lambda self: self.path / LAB)
+    export_part = property(lambda self: self.path / EXPORT / PART)
+    fidelity_file = property(lambda self: self.path / FEM / FIDELITY)
+    convergence_file = property(lambda self: self.path / FEM / CONVERGENCE)
+    finetune_part = property(lambda self: self.path / FINETUNE / PART)
+    finetune_report = property(lambda self: self.path / FINETUNE / FINETUNE_REPORT)
+
+    def require(self, *names: str) -> "Run":
+        """Refuse a run directory that lacks one of the files ``names`` (default: network and task)."""
+        for name in names or (NETWORK, TASK):
+            if not (self.path / name).exists():
+                raise MechcllnError(f"{self.path / name}: file not found; give a run directory written by "
+                                    "`mechclln train` or `mechclln demo`")
+        return self
+
+    def network_and_task(self):
+        """(trained network, task) of the run, validated (the task's r0 against the network)."""
+        self.require()
+        net = netio.load(self.network_file)
+        return net, taskio.load_task(self.task_file, net)
+
+    def load(self):
+        """(initial network, trained network, task, metrics dict) of a complete run directory, validated."""
+        if not self.path.is_dir():
+            raise MechcllnError(f"{self.path}: not a run directory (not a folder); give the folder "
+                                "`mechclln train` wrote")
+        for name in (NETWORK, TASK, METRICS):
+            if not (self.path / name).exists():
+                raise MechcllnError(f"{self.path / name}: missing; {self.path} is not a complete run directory, "
+                                    "rerun `mechclln train`")
+        net, task = self.network_and_task()
+        net0 = netio.load(self.initial_file) if self.initial_file.exists() else net
+        return net0, net, task, read_data(self.metrics_file)
+
+    def spec_record(self) -> Fields | None:
+        """The fields of the file that records the part spec of the run's widths or k bounds
+        (``design.json``, else ``printable.json``; keys ``spec`` and ``material``), or None."""
+        for path in (self.design_file, self.printable_file):
+            if path.exists():
+                return Fields(read_data(path), str(path))
+        return None
+
+    @contextmanager
+    def staged(self, force: bool = False, **kw):
+        """The :class:`Run` of this directory's staging folder (:func:`staged_directory`), swapped in on
+        success."""
+        with staged_directory(self.path, force=force, **kw) as tmp:
+            yield Run(tmp)
+
+    def save(self, initial, trained, task, metrics: dict) -> None:
+        """Write the core files: initial and trained network, task and metrics (each atomically)."""
+        netio.save(initial, self.initial_file)
+        netio.save(trained, self.network_file)
+        taskio.save_task(task, self.task_file)
+        write_json(self.metrics_file, metrics)
 
 
 def staging_folder(path) -> Path:
@@ -152,21 +254,6 @@ def metrics_dict(result, task, timings: dict) -> dict:
                   "desired_target_displacements": task.target_displacements},
         "timings": timings,
     }
-
-
-def load_run(path):
-    """(initial network, trained network, task, metrics dict) of a run directory, validated."""
-    path = Path(path)
-    if not path.is_dir():
-        raise MechcllnError(f"{path}: not a run directory (not a folder); give the folder `mechclln train` wrote")
-    for name in ("network.json", "task.json", "metrics.json"):
-        if not (path / name).exists():
-            raise MechcllnError(f"{path / name}: missing; {path} is not a complete run directory, rerun `mechclln train`")
-    net = netio.load(path / "network.json")
-    net0 = netio.load(path / "network_initial.json") if (path / "network_initial.json").exists() else net
-    task = taskio.load_task(path / "task.json", net)
-    metrics = read_data(path / "metrics.json")
-    return net0, net, task, metrics
 
 
 def check_fingerprint(path, stored: dict, net, task, config) -> None:

@@ -86,7 +86,7 @@ def test_design_cli_writes_a_run_that_exports(tmp_path, small):
     from mechclln import network as netio
     from mechclln.cli import main
     from mechclln.geometry.part import build_part
-    from mechclln.rundir import load_run
+    from mechclln.rundir import Run
     from mechclln.task import save_task
 
     net, task = small
@@ -98,7 +98,7 @@ def test_design_cli_writes_a_run_that_exports(tmp_path, small):
     out = tmp_path / "d"
     assert main(["design", str(src), "--out", str(out), "--scale", "14", "--quiet"]) == 0
     d = json.loads((out / "design.json").read_text())
-    _, dnet, dtask, _ = load_run(out)
+    _, dnet, dtask, _ = Run(out).load()
     part = build_part(dnet, PartSpec(scale=14.0), task=dtask, x_print=dnet.x)
     w = np.array(d["widths_mm"])
     assert np.allclose(part.width, w[w > 0], rtol=1e-12)

@@ -82,9 +82,9 @@ def load_part_file(path, files):
 
 
 def load_printable(path, files):
-    from mechclln.export.cli import recorded_design
+    from mechclln.geometry.design_run import recorded_spec
 
-    spec, material = recorded_design(path.parent)      # reads RUN/printable.json
+    spec, material = recorded_spec(path.parent)      # reads RUN/printable.json
     assert spec.validate() is spec and material in ("tpu95a", "pla", "petg")
 
 

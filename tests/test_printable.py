@@ -124,7 +124,7 @@ def test_refine_run_writes_a_stress_free_printable_run(tmp_path):
     from mechclln.geometry.sections import k_bounds
     from mechclln.geometry.spec import PartSpec
     from mechclln.network import save
-    from mechclln.rundir import load_run
+    from mechclln.rundir import Run
     from mechclln.task import save_task
 
     net, task, _, _ = _problem(seed=3)
@@ -136,7 +136,7 @@ def test_refine_run_writes_a_stress_free_printable_run(tmp_path):
     write_json(run / "metrics.json", {"C0": 1e-3, "model": "nonlinear"})
     spec = PartSpec()
     rep = refine_run(run, tmp_path / "printable", spec, config=_small_config())
-    _, new, ptask, metrics = load_run(tmp_path / "printable")      # validates the task's r0 against it
+    _, new, ptask, metrics = Run(tmp_path / "printable").load()      # validates the task's r0 against it
     np.testing.assert_allclose(new.l, new.lengths(), rtol=1e-12)
     kmin, kmax = k_bounds(new.with_params(k=np.ones(new.n_edges)), spec)
     out = np.zeros(new.n_edges, bool)
