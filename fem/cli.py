@@ -9,14 +9,26 @@ import argparse
 from pathlib import Path
 
 
+def _defaults(func) -> dict:
+    """The keyword defaults of ``func``: the options that call it take theirs from there (one source)."""
+    import inspect
+
+    return {k: v.default for k, v in inspect.signature(func).parameters.items() if v.default is not v.empty}
+
+
 def register(subparsers) -> None:
+    from .correct import correct_run           # numpy and the core only: DOLFINx loads when they run
+    from .fidelity import check_run
+    from .finetune import finetune_run
+
+    check, tune, corr = _defaults(check_run), _defaults(finetune_run), _defaults(correct_run)
     q = subparsers.add_parser("fem", help="FEM fidelity of a trained run: spring vs as-printed vs FEM "
                                           "(writes RUN/fem/fidelity.json, PNG, XDMF)")
     q.add_argument("run_dir", type=Path, help="run directory written by `mechclln train` or `demo`")
-    q.add_argument("--elements-across", type=int, default=2,
+    q.add_argument("--elements-across", type=int, default=check["elements_across"],
                    help="elements across the narrowest strut section (default 2: target strains within 0.5 %% of "
                         "3 on the demo part, docs/fem.md)")
-    q.add_argument("--mesh-size", type=float, default=None, help="cap on the element size, mm")
+    q.add_argument("--mesh-size", type=float, default=check["mesh_size"], help="cap on the element size, mm")
     q.add_argument("--linear-only", action="store_true", help="skip the finite-strain (neo-Hookean) model")
     q.add_argument("--convergence", metavar="LEVELS", default=None,
                    help="instead of the check: mesh convergence of the linear target strains at these "
@@ -28,22 +40,24 @@ def register(subparsers) -> None:
     q = subparsers.add_parser("finetune", help="FEM-in-the-loop coupled learning of the strut widths; writes "
                                                "RUN/finetune/part.json and finetune.json")
     q.add_argument("run_dir", type=Path, help="run with an export (best: a printable run, `mechclln printable`)")
-    q.add_argument("--steps", type=int, default=30)
-    q.add_argument("--eta", type=float, default=0.1, help="clamping (nudge) factor of coupled learning")
-    q.add_argument("--step-fraction", type=float, default=0.2,
+    q.add_argument("--steps", type=int, default=tune["steps"])
+    q.add_argument("--eta", type=float, default=tune["eta"], help="clamping (nudge) factor of coupled learning")
+    q.add_argument("--step-fraction", type=float, default=tune["step_fraction"],
                    help="first step: largest width change as a fraction of the mean width (then adaptive)")
-    q.add_argument("--elements-across", type=int, default=2,
+    q.add_argument("--elements-across", type=int, default=tune["elements_across"],
                    help="mesh of the starting and the re-exported part, whose FEM errors are reported")
-    q.add_argument("--learn-elements-across", type=int, default=1,
-                   help="mesh used while learning (coarser is faster; it only steers the step size)")
+    q.add_argument("--learn-elements-across", type=int, default=tune["learn_elements_across"],
+                   help="mesh used while learning (default: --elements-across; coarser is faster, it only steers "
+                        "the step size)")
     q.add_argument("--force", action="store_true", help="replace an existing RUN/finetune/")
     q.set_defaults(func=cmd_finetune)
     q = subparsers.add_parser("correct", help="correct a frame design (`mechclln design`) against finite-strain "
                               "FEM: a few FEM solves, re-designs against shifted targets; rewrites the run")
     q.add_argument("run_dir", type=Path, help="run directory written by `mechclln design` or `mechclln demo`")
-    q.add_argument("--rounds", type=int, default=2, help="at most this many re-designs (default 2)")
-    q.add_argument("--tol", type=float, default=2e-4, help="stop when finite-strain FEM C/C0 <= tol")
-    q.add_argument("--elements-across", type=int, default=2, help="FEM elements across the narrowest strut")
+    q.add_argument("--rounds", type=int, default=corr["rounds"], help="at most this many re-designs")
+    q.add_argument("--tol", type=float, default=corr["tol"], help="stop when finite-strain FEM C/C0 <= tol")
+    q.add_argument("--elements-across", type=int, default=corr["elements_across"],
+                   help="FEM elements across the narrowest strut")
     q.set_defaults(func=run_correct)
 
     q = subparsers.add_parser("lab-compare", help="measured target strains of a printed part (tracked hub "

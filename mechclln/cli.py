@@ -6,23 +6,16 @@ Bad input ends with ``mechclln: error: <one line>`` and exit code 2.
 """
 from __future__ import annotations
 
-import os
-
-# one BLAS thread: the solves here are many small back-substitutions, which OpenBLAS threads slow down 2-3x
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import argparse
 import importlib
 import importlib.util
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from .errors import MechcllnError, fail
-from .fileio import refuse_existing
 
 STAGE_CLIS = ("mechclln.export.cli", "mechclln.fem.cli", "mechclln.bench", "mechclln.lab_cli", "mechclln.sweep_cli")
 
@@ -58,6 +51,7 @@ def _make_network(args):
 
 def cmd_network(args) -> int:
     from . import network as netio
+    from .fileio import refuse_existing
     from .rigidity import floppy_modes
 
     if args.check:
@@ -80,6 +74,7 @@ def cmd_network(args) -> int:
 
 def cmd_task(args) -> int:
     from . import network as netio
+    from .fileio import refuse_existing
     from .task import random_task, save_task
 
     refuse_existing(args.out, args.force)
@@ -104,6 +99,8 @@ def _config(args):
 
 def run_training(net, task, cfg, out: Path, force: bool, resume: bool = False, progress: bool = True) -> Path:
     """Train and write a complete run directory at ``out`` (atomically)."""
+    import numpy as np
+
     from . import plots
     from .equilibrium import respond
     from .fileio import read_npz
@@ -152,6 +149,8 @@ def run_training(net, task, cfg, out: Path, force: bool, resume: bool = False, p
 
 
 def cmd_train(args) -> int:
+    import numpy as np
+
     from . import network as netio
     from .task import load_task
 
@@ -170,7 +169,7 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from . import network as netio
     from .equilibrium import respond
-    from .fileio import write_json
+    from .fileio import refuse_existing, write_json
     from .task import load_task, task_error
 
     if args.json:
@@ -197,20 +196,10 @@ def cmd_evaluate(args) -> int:
 DEMO = {"nodes": 300, "seed": 3, "targets": 3, "source_strain": 0.05, "target_strain": 0.05}
 
 
-def _brief(value) -> str:
-    """A stage summary as short text: numbers to 4 significant digits, nested dicts inline."""
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {_brief(v)}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return "[" + " ".join(_brief(v) for v in value) + "]"
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):.4g}"
-    return str(value)
-
-
 def cmd_demo(args) -> int:
     """The whole flow on the built-in default: design in the frame model of the printed part, correct
     against finite-strain FEM, check in FEM, export (the stages are imported here, lazily)."""
+    import numpy as np
     from tqdm.auto import tqdm
 
     from .design import DesignConfig
@@ -257,6 +246,10 @@ def cmd_demo(args) -> int:
 
 # --------------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
+    from .design import DesignConfig
+    from .training import TrainConfig
+
+    tc = TrainConfig()      # the train options' defaults are the config's (one source)
     p = argparse.ArgumentParser(prog="mechclln", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -288,19 +281,20 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("network")
     q.add_argument("task")
     q.add_argument("--out", required=True, help="run directory to create")
-    q.add_argument("--rule", default="coupled", help="coupled, equilibrium_propagation, directed_aging, power_efficient, gradient")
-    q.add_argument("--model", default="nonlinear", choices=("nonlinear", "harmonic"))
-    q.add_argument("--learn", default="k,l", help="parameters to learn: k, l or k,l")
-    q.add_argument("--eta", type=float, default=0.1)
-    q.add_argument("--beta", type=float, default=1e-3)
-    q.add_argument("--reg", type=float, default=0.0, help="power-efficient regulariser weight")
-    q.add_argument("--alpha-k", type=float, default=None)
-    q.add_argument("--alpha-l", type=float, default=None)
-    q.add_argument("--steps", type=int, default=2000)
-    q.add_argument("--tol", type=float, default=1e-3, help="stop when C/C0 <= tol")
-    q.add_argument("--k-min", type=float, default=0.01, help="lower stiffness bound (a bond at k_min is nearly pruned)")
-    q.add_argument("--k-max", type=float, default=100.0)
-    q.add_argument("--checkpoint-every", type=int, default=50)
+    q.add_argument("--rule", default=tc.rule, help="coupled, equilibrium_propagation, directed_aging, power_efficient, gradient")
+    q.add_argument("--model", default=tc.model, choices=("nonlinear", "harmonic"))
+    q.add_argument("--learn", default=",".join(tc.learn), help="parameters to learn: k, l or k,l")
+    q.add_argument("--eta", type=float, default=tc.eta)
+    q.add_argument("--beta", type=float, default=tc.beta)
+    q.add_argument("--reg", type=float, default=tc.reg, help="power-efficient regulariser weight")
+    q.add_argument("--alpha-k", type=float, default=tc.alpha_k)
+    q.add_argument("--alpha-l", type=float, default=tc.alpha_l)
+    q.add_argument("--steps", type=int, default=tc.steps)
+    q.add_argument("--tol", type=float, default=tc.tol, help="stop when C/C0 <= tol")
+    q.add_argument("--k-min", type=float, default=tc.k_bounds[0],
+                   help="lower stiffness bound (a bond at k_min is nearly pruned)")
+    q.add_argument("--k-max", type=float, default=tc.k_bounds[1])
+    q.add_argument("--checkpoint-every", type=int, default=tc.checkpoint_every)
     q.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     q.add_argument("--force", action="store_true", help="replace an existing run directory")
     q.add_argument("--quiet", action="store_true")
@@ -317,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("demo", help="the built-in default: jammed network, allosteric task, frame design, FEM "
                        "correction and check, export")
     q.add_argument("--out", default="runs/demo")
-    q.add_argument("--steps", type=int, default=40, help="Gauss-Newton steps per design phase")
+    q.add_argument("--steps", type=int, default=DesignConfig.steps, help="Gauss-Newton steps per design phase")
     q.add_argument("--force", action="store_true")
     q.add_argument("--quiet", action="store_true")
     q.set_defaults(func=cmd_demo)
@@ -328,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    # one BLAS thread unless asked otherwise: the solves are many small back-substitutions, which OpenBLAS
+    # threads slow down 2-3x. Read when numpy loads, so nothing above imports numpy at module level.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = build_parser()
     args = parser.parse_args(None if argv is None else [str(a) for a in argv])
     try:
