@@ -65,16 +65,57 @@ def test_3d_lattice_exports_as_one_watertight_body():
     assert hubs < rep["volume_mm3"] < hubs + struts
 
 
+def _read_dxf_polylines(text: str) -> tuple[dict, list[np.ndarray]]:
+    """Header variables and the closed POLYLINE vertex lists of a DXF R12 file, read from its group-code pairs."""
+    lines = text.splitlines()
+    assert len(lines) % 2 == 0, "DXF is a sequence of (group code, value) pairs"
+    pairs = [(int(lines[i]), lines[i + 1].strip()) for i in range(0, len(lines), 2)]
+    header, polys, cur, var = {}, [], None, None
+    for code, value in pairs:
+        if code == 9:
+            var = value
+        elif var is not None and code in (1, 70) and cur is None and not polys:
+            header[var], var = value, None
+        elif code == 0 and value == "POLYLINE":
+            cur, closed = [], None
+        elif code == 70 and cur is not None and not cur:
+            closed = int(value) & 1
+        elif code == 0 and value == "VERTEX":
+            cur.append([None, None])
+        elif code in (10, 20) and cur:
+            cur[-1][code // 10 - 1] = float(value)
+        elif code == 0 and value == "SEQEND":
+            assert closed == 1
+            polys.append(np.array(cur, float))
+            cur = None
+    return header, polys
+
+
+def _area(poly: np.ndarray) -> float:
+    x, y = poly.T
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
 def test_laser_cut_outlines_hold_every_contour():
+    """The DXF read back from its text: mm units, every contour closed with its vertices, the two pin holes
+    of the part's hole radius and a cut area of outline minus voids and holes."""
     from lxml import etree
 
     net = lattices.triangular(4, 4)
     part = replace(build_part(net, x_print=net.x), hole_nodes=np.array([0, 5]))
     contours = outline_polygons(part)
     assert len(contours) == 1 + 2 * 3 * 3 + 2     # outer, 18 triangular voids, 2 pin holes
-    lines = dxf_text(contours).splitlines()
-    assert lines.count("POLYLINE") == len(contours)
-    assert lines.count("VERTEX") == sum(len(c) for c in contours)
+    header, polys = _read_dxf_polylines(dxf_text(contours))
+    assert header["$INSUNITS"] == "4" and len(polys) == len(contours)
+    for got, c in zip(polys, contours):
+        np.testing.assert_allclose(got, c, atol=1e-6)
+    areas = np.array([_area(p) for p in polys])
+    outer = int(np.argmax(areas))
+    holes = np.sort(areas)[:2]
+    np.testing.assert_allclose(holes, np.pi * part.hole_radius ** 2, rtol=0.02)
+    lo, hi = polys[outer].min(0), polys[outer].max(0)
+    span = np.ptp(part.nodes, axis=0)
+    assert np.all(hi - lo >= span) and np.all(hi - lo <= span + 2 * part.hub_radius + 1e-6)
     svg = etree.fromstring(svg_text(contours).encode())
     d = svg.find("{http://www.w3.org/2000/svg}path").get("d")
     assert d.count("M ") == len(contours) and svg.get("width").endswith("mm")

@@ -77,11 +77,12 @@ def test_contrast_scales_as_eta_squared():
     assert contrast[0] / contrast[1] == pytest.approx(16, rel=0.02)
 
 
-def test_several_targets_cosine_is_reported_finite():
-    """With several targets the cosine is a compliance-weighted direction: reported, its sign not asserted."""
-    local, exact, *_ = _local_and_exact("coupled", n_targets=3)
-    c = cosine(local, exact)
-    assert np.isfinite(c) and -1 <= c <= 1
+def test_several_targets_update_has_a_small_eta_limit():
+    """With several targets the update tends to the compliance-weighted J^T G^-1 e, not -grad C (its cosine
+    with -grad C is reported, its sign never asserted): eta = 1e-3 and 1e-4 give the same direction."""
+    coarse, *_ = _local_and_exact("coupled", n_targets=3, eta=1e-3)
+    fine, *_ = _local_and_exact("coupled", n_targets=3, eta=1e-4)
+    assert cosine(coarse, fine) >= 0.999
 
 
 def test_coupled_learning_cuts_one_target_error_100x():
