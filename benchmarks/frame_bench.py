@@ -135,8 +135,8 @@ def part_solve(work: Path) -> dict:
     pt1 = PairTask(task.source_pairs, task.target_pairs, task.source_strains[[act]], task.target_strains[[act]])
     w = np.asarray(gpart.width, float)
     (fr, t_frame_build) = _timed(lambda: Frame.of_part(gpart), 3)
-    eps_fl, t_fl = _timed(lambda: respond(fr, w, pt1, True)[1], 5)
-    eps_fc, t_fc = _timed(lambda: respond(fr, w, pt1, False)[1], 3)
+    (st_fl, eps_fl), t_fl = _timed(lambda: respond(fr, w, pt1, True), 5)
+    (st_fc, eps_fc), t_fc = _timed(lambda: respond(fr, w, pt1, False), 3)
     t = time.perf_counter()
     pt = fidelity.mesh_part(gpart, 2)
     t_mesh = time.perf_counter() - t
@@ -152,6 +152,11 @@ def part_solve(work: Path) -> dict:
     t_finite = time.perf_counter() - t
     eps_fin = nh.strains(fs, task.target_pairs)
     t_fem_lin = t_mesh + t_factor + t_lsolve
+    r0 = np.linalg.norm(np.diff(fr.x[task.source_pairs], axis=1)[:, 0], axis=1)
+    n_src = len(task.source_pairs)
+    tension = {"frame_linear": (-st_fl[0].lam[-n_src:] / r0).tolist(),
+               "frame_corotational": (-st_fc[0].lam[-n_src:] / r0).tolist(),
+               "fem_linear": np.asarray(st.tension).tolist(), "fem_finite": np.asarray(fs.tension).tolist()}
     return {"part": str(run), "struts": int(len(w)), "hubs": int(len(gpart.nodes)),
             "frame_dofs": int(fr.ndof), "fem_dofs": int(pt.comm.allreduce(pt.n_owned)),
             "seconds": {"frame_build": t_frame_build, "frame_linear_solve": t_fl, "frame_corotational_solve": t_fc,
@@ -163,6 +168,7 @@ def part_solve(work: Path) -> dict:
                        "fem_finite_plus_mesh_over_frame_corotational": (t_finite + t_mesh) / t_fc},
             "actuated_target_strains": {"frame_linear": eps_fl[0].tolist(), "frame_corotational": eps_fc[0].tolist(),
                                         "fem_linear": eps_lin.tolist(), "fem_finite": eps_fin.tolist()},
+            "source_tension_N": tension,
             "relative_gap_frame_to_fem": {"linear": ((eps_fl[0] - eps_lin) / np.abs(eps_lin)).tolist(),
                                           "finite": ((eps_fc[0] - eps_fin) / np.abs(eps_fin)).tolist()}}
 
@@ -290,7 +296,9 @@ def write_md(data: dict, path: Path) -> None:
         L += ["", "Frame vs FEM per target: linear " + ", ".join(f"{100 * v:+.1f} %" for v in
                                                                 s["relative_gap_frame_to_fem"]["linear"])
               + "; corotational vs finite " + ", ".join(f"{100 * v:+.1f} %" for v in
-                                                         s["relative_gap_frame_to_fem"]["finite"]) + ".", ""]
+                                                         s["relative_gap_frame_to_fem"]["finite"]) + ". Source "
+              "tension (the actuation force) [N]: " + ", ".join(f"{k.replace('_', ' ')} {v[0]:.3g}"
+                                                                for k, v in s["source_tension_N"].items()) + ".", ""]
     sl = data.get("slender")
     if sl:
         L += ["## (c) Where the frame model stops being accurate: frame vs linear FEM over w / L_f", "",
