@@ -14,9 +14,10 @@ Parts (each measured in this one run, so every ratio compares numbers taken unde
 - ``solve``: one solve of the frame design's part at the task's actuation, frame (linear, corotational)
   against FEM (mesh, assembly + factorisation, linear solve; finite-strain solve), as ratios.
 - ``slender``: where the frame model stops being accurate. Uniform-width struts on small parts (one bar,
-  an elbow of two struts at 90 degrees, a 4 x 4 triangular and a 4 x 4 square lattice), frame vs linear
-  FEM at 4 P2 elements across the strut, swept over the strut's free length L_f (scale) and width w:
-  the pair tension (bar, elbow: axial and joint-bending stiffness) and the target strains (lattices).
+  an elbow of two struts at 90 degrees, a 4 x 4 triangular and a 4 x 4 square lattice), frame (rigid
+  joints, and the calibrated semi-rigid joints ``FEM_JOINTS``) vs linear FEM at 4 P2 elements across,
+  swept over the strut's free length L_f (scale) and width w: the pair tension (bar, elbow: axial and
+  joint-bending stiffness) and the target strains (lattices).
 
 ``--parts`` runs a subset; the parts not run keep their previous entry in ``frame.json``.
 """
@@ -199,7 +200,8 @@ def _small_parts():
 
 def part_slender(work: Path, scales=(6.0, 7.0, 9.0, 12.0, 24.0), widths=(0.8, 1.6, 3.2),
                  elements_across: int = 4) -> dict:
-    """Frame vs linear FEM on small parts of uniform width, over w / L_f."""
+    """Frame (rigid joints, and the calibrated semi-rigid joints) vs linear FEM on small parts of uniform
+    width, over w / L_f."""
     from mechclln.design import PairTask, respond
     from mechclln.fem import fidelity, linear
     from mechclln.frame import Frame
@@ -216,29 +218,28 @@ def part_slender(work: Path, scales=(6.0, 7.0, 9.0, 12.0, 24.0), widths=(0.8, 1.
                 spec = PartSpec().with_(scale=scale)
                 gpart = build_part(net, spec, "tpu95a", task=task, x_print=net.x, check=False)
                 gpart = replace(gpart, width=np.full(net.n_edges, w), width_raw=None)
-                fr = Frame.of_part(gpart)
-                a = np.sqrt(fr.R ** 2 - w ** 2 / 4)
-                lf = float(np.min(fr.L) - 2 * a)
                 t = time.perf_counter()
                 pt = fidelity.mesh_part(gpart, elements_across)
                 lin = linear.LinearModel(pt, pinned=gpart.pinned)
                 st = lin.solve(task.source_pairs, task.source_strains[0])
-                t_fem = time.perf_counter() - t
-                fst = respond(fr, np.full(net.n_edges, w), PairTask.of(task), True)[0][0]
-                r0 = np.linalg.norm(np.diff(fr.x[src[0]], axis=0))
-                tension = {"frame_linear": float(-fst.lam[-1] / r0), "fem_linear": float(st.tension[0])}
-                row = {"part": name, "scale_mm": scale, "width_mm": w, "free_length_mm": lf, "w_over_Lf": w / lf,
-                       "source_tension_N": tension,
-                       "tension_gap": tension["frame_linear"] / tension["fem_linear"] - 1,
-                       "fem_dofs": int(pt.n_owned), "fem_s": t_fem}
+                row = {"part": name, "scale_mm": scale, "width_mm": w, "fem_dofs": int(pt.n_owned),
+                       "fem_s": time.perf_counter() - t, "fem_linear": {"source_tension_N": float(st.tension[0])}}
                 if tgt:
-                    f_val = float(fr.pair_strains(fst.q, task.target_pairs, True)[0])
-                    e_val = float(lin.strains(st, task.target_pairs)[0])
-                    row.update(target_strain={"frame_linear": f_val, "fem_linear": e_val},
-                               target_gap=f_val / e_val - 1)
+                    row["fem_linear"]["target_strain"] = float(lin.strains(st, task.target_pairs)[0])
+                for label, joints in (("rigid", None), ("joints", "fem")):
+                    fr = Frame.of_part(gpart, joints=joints)
+                    fst = respond(fr, np.full(net.n_edges, w), PairTask.of(task), True)[0][0]
+                    r0 = np.linalg.norm(np.diff(fr.x[src[0]], axis=0))
+                    f = {"source_tension_N": float(-fst.lam[-1] / r0)}
+                    if tgt:
+                        f["target_strain"] = float(fr.pair_strains(fst.q, task.target_pairs, True)[0])
+                    row[f"frame_{label}"] = f
+                    row[f"gap_{label}"] = {k: v / row["fem_linear"][k] - 1 for k, v in f.items()}
+                lf = float(np.min(fr.L) - 2 * np.sqrt(fr.R ** 2 - w ** 2 / 4))
+                row.update(free_length_mm=lf, w_over_Lf=w / lf)
                 rows.append(row)
-                print(f"slender: {name}, L_f {lf:.2f} mm, w {w} mm, w/L_f {w / lf:.3f}: frame/FEM - 1 = "
-                      f"{row['tension_gap']:+.4f} (tension), {row.get('target_gap', np.nan):+.4f} (target)", flush=True)
+                print(f"slender: {name}, L_f {lf:.2f} mm, w {w} mm: frame/FEM - 1 rigid {row['gap_rigid']}, "
+                      f"joints {row['gap_joints']}", flush=True)
     return {"elements_across": elements_across, "material": "tpu95a", "thickness_mm": PartSpec().thickness,
             "hub_radius_mm": PartSpec().hub_radius, "rows": rows}
 
@@ -307,11 +308,13 @@ def write_md(data: dict, path: Path) -> None:
               "free length (hub edge to hub edge). Gaps = frame / FEM - 1 of the source pair's tension (the part's "
               "stiffness at its source) and, on the lattices, of a target strain 1.5 spacings from the central "
               "source strut (source strain 0.01).", "",
-              "| part | L_f mm | w mm | w / L_f | tension gap | target gap |", "|---|---|---|---|---|---|"]
+              "| part | L_f mm | w mm | w / L_f | tension gap, rigid | tension gap, joints | target gap, rigid "
+              "| target gap, joints |", "|---|---|---|---|---|---|---|---|"]
+        pct = lambda g, k: f"{100 * g[k]:+.1f} %" if k in g else "-"  # noqa: E731
         for row in sorted(sl["rows"], key=lambda q: (q["part"], q["w_over_Lf"])):
-            tg = f"{100 * row['target_gap']:+.1f} %" if "target_gap" in row else "-"
             L.append(f"| {row['part']} | {row['free_length_mm']:.2f} | {row['width_mm']} | {row['w_over_Lf']:.3f} | "
-                     f"{100 * row['tension_gap']:+.1f} % | {tg} |")
+                     + " | ".join(pct(row[f"gap_{j}"], k) for k in ("source_tension_N", "target_strain")
+                                  for j in ("rigid", "joints")) + " |")
         L.append("")
     path.write_text("\n".join(L))
 

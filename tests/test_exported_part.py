@@ -6,8 +6,8 @@ on one circle), the hub radius, the pin holes, and each strut's width (the chord
 strut's midpoint, perpendicular to its axis; no material there: no strut). The network file gives only the
 node ids (hubs are matched to its nodes by a fitted scale and offset) and the candidate edges. Checked:
 the STL prints exactly the designed struts (none of the removed ones) at the designed widths, the source
-and target hubs have pin holes, and a frame model built from the measured geometry gives the frame target
-strains ``design.json`` recorded. Both slicers (PrusaSlicer and Slic3r) turn the STL into G-code."""
+and target hubs have pin holes, and a frame model built from the measured geometry (with the joints a design's
+frame has, :func:`mechclln.frame.default_joints`) gives the frame target strains ``design.json`` recorded. Both slicers (PrusaSlicer and Slic3r) turn the STL into G-code."""
 import json
 
 import numpy as np
@@ -119,7 +119,7 @@ def reconstruct(stl, net):
 
 def test_stl_prints_the_designed_struts_and_its_frame_gives_the_recorded_strains(demo_run):
     from mechclln.design import PairTask, respond
-    from mechclln.frame import Frame
+    from mechclln.frame import Frame, default_joints
     from mechclln.geometry.materials import get_material
 
     d = json.loads((demo_run / "design.json").read_text())
@@ -137,7 +137,7 @@ def test_stl_prints_the_designed_struts_and_its_frame_gives_the_recorded_strains
     on = got["widths"] > 0
     mat = get_material(d["material"])
     frame = Frame(got["nodes"], net.edges[on], mat.youngs_modulus, mat.poisson_ratio, got["hub_radius"],
-                  got["thickness"], net.pinned)
+                  got["thickness"], net.pinned, default_joints(2))       # the joints a design's frame has
     ptask = PairTask.of(task)
     for model in ("corotational", "linear"):
         eps = respond(frame, got["widths"][on], ptask, model == "linear")[1]
