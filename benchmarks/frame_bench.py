@@ -253,6 +253,8 @@ def write_md(data: dict, path: Path) -> None:
     d = data.get("design")
     if d:
         L += ["## (a) Frame design vs spring printable refinement (demo task; finite-strain FEM judges)", "",
+              "The frame: `frame_part`'s, with the part's default joints (`mechclln.frame.default_joints`: the "
+              "calibrated semi-rigid joints in 2D).", "",
               "| path | wall time s | struts printed / removed | FEM finite C/C0 | FEM finite C/C_zero | FEM linear C/C0 "
               "| FEM finite actuated target strains (wanted " + ", ".join(f"{v:+.2f}" for v in
                                                               d["frame_design"]["wanted_actuated"]) + ") |",

@@ -15,7 +15,6 @@ import pytest
 
 from mechclln import network as netio
 from mechclln.task import load_task
-from test_demo import demo_run  # noqa: F401  (the demo run, a module fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.fem]
 
