@@ -19,3 +19,13 @@ def perturbed(net, seed=0, dk=0.3, dl=0.03):
     rng = np.random.default_rng(seed)
     return net.with_params(k=net.k * (1 + dk * rng.uniform(-1, 1, net.n_edges)),
                            l=net.l * (1 + dl * rng.uniform(-1, 1, net.n_edges)))
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """`mechclln demo` once per test session (slow tests: test_demo, test_exported_part)."""
+    from mechclln.cli import main
+
+    out = tmp_path_factory.mktemp("demo") / "run"
+    assert main(["demo", "--out", str(out), "--quiet"]) == 0
+    return out

@@ -9,17 +9,9 @@ import numpy as np
 import pytest
 
 from mechclln import network as netio
-from mechclln.cli import main
 from mechclln.task import load_task
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "run"
-    assert main(["demo", "--out", out, "--quiet"]) == 0
-    return out
 
 
 def test_demo_part_does_its_task_in_finite_strain_fem(demo_run):
