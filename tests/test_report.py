@@ -1,7 +1,7 @@
 """The HTML report: one self-contained file (no external resource) with every figure of a training run and
 of a lab-train folder, rendered by headless Chromium into a non-blank page whose figures all decode.
-The demo-like run with its printable part and FEM check (part, fidelity, tolerance, lab sheet sections) is
-the slow test."""
+The demo run with its part and FEM check (part, fidelity, tolerance, lab sheet sections) is the slow
+test."""
 import re
 import shutil
 import subprocess
@@ -100,11 +100,10 @@ def test_lab_report_renders_in_chromium(lab_dir, tmp_path):
 
 @pytest.mark.slow
 @needs_chromium
-def test_demo_report_renders_every_section(tmp_path):
-    """The demo (train -> printable -> export -> FEM): part, fidelity, tolerance and lab sheet as well."""
-    out = tmp_path / "demo"
-    assert main(["demo", "--out", out, "--quiet"]) == 0
-    html = write_report(out, tmp_path / "demo.html")
+def test_demo_report_renders_every_section(demo_run, tmp_path):
+    """The demo (frame design -> FEM correction -> FEM check -> export): its part in the frame model (the
+    animation), part, fidelity, tolerance and lab sheet as well."""
+    html = write_report(demo_run, tmp_path / "demo.html")
     dom, img = _render(html, tmp_path)
     _check_page(dom, img, (*RUN_FIGURES, "part"))
     for sid in ("fidelity", "tolerance", "labsheet"):
