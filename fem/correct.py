@@ -36,7 +36,7 @@ def correct_run(run_dir, rounds: int = 2, tol: float = 2e-4, elements_across: in
     from dataclasses import asdict
 
     from mechclln import network as netio
-    from mechclln.design import DesignConfig, PairTask, design
+    from mechclln.design import PairTask, design
     from mechclln.fileio import write_json
     from mechclln.geometry.design_run import designed_network, frame_part, frame_response, frame_strains, load_design
     from mechclln.geometry.part import build_part
@@ -44,17 +44,16 @@ def correct_run(run_dir, rounds: int = 2, tol: float = 2e-4, elements_across: in
     from mechclln.task import load_task, task_error
 
     run = Run(run_dir)
-    rec = load_design(run.path)
-    if rec is None:
+    if not run.design_file.exists():
         raise MechcllnError(f"{run.design_file}: missing; correct a run written by `mechclln design`")
     t0 = time.perf_counter()
     start = netio.load(run.initial_file)
     task = load_task(run.task_file, start)
+    rec = load_design(run.path, start.n_edges, task.target_strains.shape)
     fp = frame_part(start, rec["spec"], rec["material"])
-    cfg = DesignConfig(**{k: v for k, v in rec["config"].items() if k in DesignConfig.__dataclass_fields__})
-    widths = np.asarray(rec["widths_mm"], float)
-    want, C0 = task.target_strains, float(rec["C0"])
-    target = np.array(rec.get("frame_target_strains_wanted", want), float)
+    cfg, widths = rec["config"], rec["widths_mm"].copy()
+    want, C0 = task.target_strains, rec["C0"]
+    target = want.copy() if rec["frame_target_strains_wanted"] is None else rec["frame_target_strains_wanted"]
     history = []
     for rnd in range(rounds + 1):
         gpart = build_part(designed_network(fp, widths), fp.spec, fp.material, task=task, x_print=start.x)

@@ -190,8 +190,10 @@ def recorded_spec(run_dir):
     return PartSpec.from_fields(f.obj("spec")), f.string("material", choices=tuple(MATERIALS))
 
 
-def load_design(run_dir):
-    """``design.json`` of a design run (validated header, spec and material), or None if absent."""
+def load_design(run_dir, n_edges: int | None = None, targets_shape: tuple | None = None):
+    """``design.json`` of a design run, validated (header, spec, material, and, given the network's edge
+    count and the task's target shape, the fields a correction reads back: widths, C0, config, shifted
+    frame targets), or None if absent."""
     from mechclln.fileio import read_data
     from mechclln.rundir import Run
     from mechclln.schema import Fields, header
@@ -204,4 +206,17 @@ def load_design(run_dir):
     data = read_data(path)
     f = Fields(data, str(path))
     header(f, FORMAT, VERSION, required=True)
-    return dict(data, spec=PartSpec.from_fields(f.obj("spec")), material=f.string("material", choices=tuple(MATERIALS)))
+    spec = PartSpec.from_fields(f.obj("spec"))
+    out = dict(data, spec=spec, material=f.string("material", choices=tuple(MATERIALS)))
+    if n_edges is None:
+        return out
+    c = f.obj("config")
+    ints = {"steps": 1, "rounds": 0, "min_struts_per_hub": 1}
+    config = DesignConfig(model=c.string("model", choices=("corotational", "linear")),
+                          **{k: c.integer(k, ge=lo) for k, lo in ints.items()},
+                          **{k: c.number(k, gt=0) for k in ("tol", "damping", "max_step", "floor")})
+    wanted = f.array("frame_target_strains_wanted", None, shape=(targets_shape[0], targets_shape[1]), gt=-1) \
+        if "frame_target_strains_wanted" in data else None
+    return dict(out, config=config, C0=f.number("C0", gt=0),
+                widths_mm=f.array("widths_mm", shape=(n_edges,), ge=0, lt=2 * spec.hub_radius, unit="mm"),
+                frame_target_strains_wanted=wanted)

@@ -104,3 +104,27 @@ def test_design_cli_writes_a_run_that_exports(tmp_path, small):
     assert np.allclose(part.width, w[w > 0], rtol=1e-12)
     assert sorted(dnet.meta["left_out_edges"]) == d["removed_edges"]
     assert main(["design", str(src), "--out", str(out), "--quiet"]) == 2      # exists: refused without --force
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("widths_mm", [1.0, -1.0], "widths_mm"), ("C0", 0.0, "C0"), ("config", {"model": "x"}, "config.model")])
+def test_correct_refuses_a_broken_design_file_before_any_fem(tmp_path, small, field, value, message):
+    """`mechclln correct` reads design.json back through the schema: a wrong field is a one-line error
+    naming the file and the field, before any meshing."""
+    from mechclln.cli import main
+    from mechclln.errors import MechcllnError
+    from mechclln.fem.correct import correct_run
+    from mechclln.geometry.design_run import write_design_run
+
+    net, task = small
+    fp, res, _ = design_network(net, task, SPEC, "tpu95a", DesignConfig(model="linear", steps=2, rounds=1))
+
+    run = tmp_path / "d"
+    write_design_run(run, fp, res, task, DesignConfig(model="linear", steps=2, rounds=1))
+    d = json.loads((run / "design.json").read_text())
+    d[field] = value if field != "config" else {**d["config"], **value}
+    (run / "design.json").write_text(json.dumps(d))
+    with pytest.raises(MechcllnError) as err:
+        correct_run(run)
+    assert message in str(err.value) and "design.json" in str(err.value) and "\n" not in str(err.value)
+    assert main(["correct", str(run)]) == 2
