@@ -86,7 +86,7 @@ def allosteric_task(net: Network, n_targets: int, seed: int = 0, source_strain: 
     One source edge chosen at random; ``n_targets`` target edges chosen uniformly among the edges that
     share no node with the source; the actuated example strains the source by ``source_strain`` and asks
     each target for ``+-target_strain`` (random sign). ``rest`` adds the rest example (zero in, zero out),
-    as DESIGN.md requires for allosteric tasks.
+    as docs/core.md (conventions) requires for allosteric tasks.
     """
     from mechclln.task import make_task
 

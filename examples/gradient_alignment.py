@@ -3,7 +3,7 @@
 Stern et al., PRX 11, 021045 (2021), Sec. III and Appendix: for small eta the coupled-learning update
 tends to ``J^T G^-1 e`` (J = d eps_F / d theta, G = the targets' compliance matrix, e = eps_T - eps_F),
 which for one target is parallel to the exact gradient ``-grad C``; for several targets it is a
-compliance-weighted direction (DESIGN.md, Sec. 3), so its cosine with ``-grad C`` is reported, not
+compliance-weighted direction (docs/core.md), so its cosine with ``-grad C`` is reported, not
 assumed. Here, on a 2D jammed network (about 200 nodes, *nonlinear* model, rest example included):
 
 1. the cosine between the local coupled-learning update (k and l together) and the exact adjoint

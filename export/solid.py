@@ -2,7 +2,7 @@
 
 Sheets: the 2D outline (:func:`mechclln.geometry.outline.outline`) extruded once by the thickness, which
 gives one watertight body with volume = outline area x thickness (a 3D union of extruded struts and hub
-cylinders that share top and bottom faces leaves slivers instead, TOOLCHAIN.md). 3D lattices: one
+cylinders that share top and bottom faces leaves slivers instead, docs/core.md). 3D lattices: one
 all-at-once manifold3d union of round struts and spherical hubs, minus the pin holes.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Spring-vs-FEM fidelity of a trained run directory (DESIGN.md section 4; ``mechclln fem RUN_DIR``).
+"""Spring-vs-FEM fidelity of a trained run directory (docs/fem.md; ``mechclln fem RUN_DIR``).
 
 For every example and target: the target strain of the trained spring model, of the as-printed spring
 model (stress-free at the print positions, :mod:`mechclln.geometry.print_state`), of the as-built springs

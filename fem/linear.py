@@ -1,4 +1,4 @@
-"""Linear elasticity of a tagged part with hole-based sources, pins and targets (DESIGN.md section 4).
+"""Linear elasticity of a tagged part with hole-based sources, pins and targets (docs/fem.md).
 
 A source imposes the linear strain of a hole pair, ``b . (ubar_j - ubar_i) / r0 = eps``, through a
 uniformly distributed force pair whose magnitude is a Lagrange multiplier; a pinned node fixes its hole

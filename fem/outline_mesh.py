@@ -1,4 +1,4 @@
-"""Mesh a sheet part from its unioned 2D outline and tag the cells afterwards (DESIGN.md section 4).
+"""Mesh a sheet part from its unioned 2D outline and tag the cells afterwards (docs/fem.md).
 
 The geometry stage's outline (manifold3d union of strut strips and hub discs, pin holes cut) is handed to
 gmsh as plane surfaces, meshed with a per-vertex size of ``strut width / elements_across``, and each cell

@@ -10,7 +10,7 @@ Pin holes are circles of ``part.hole_radius`` inside their hub surface.
 3D lattices (round struts, spherical hubs) use the OpenCASCADE kernel: cylinders and spheres are
 fragmented (struts end inside the spheres, off their centres), pin holes (along :func:`.part.hole_axes`) are cut, and each volume is assigned to the hub whose
 sphere holds its centre of mass, otherwise to the strut whose axis is nearest (fine for small lattices;
-OCC booleans grow expensive beyond a few hundred struts, TOOLCHAIN.md).
+OCC booleans grow expensive beyond a few hundred struts, docs/core.md).
 
 Mesh size: ``elements_across`` (>= 3) elements across each strut's narrowest section (neck included),
 set per point in 2D; ``mesh_size`` (mm) caps it everywhere. One meshing thread, so meshes are repeatable.

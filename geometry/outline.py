@@ -2,7 +2,7 @@
 
 One all-at-once polygon union (manifold3d's ``CrossSection``, Clipper underneath) instead of an OCC fuse
 of every strut: the 2D union of a 1000-strut sheet takes well under a second and extrudes into one clean
-body (TOOLCHAIN.md). Circles are polygons of ``spec.segments`` sides with vertices on the circle.
+body (docs/core.md). Circles are polygons of ``spec.segments`` sides with vertices on the circle.
 
 The union puts a vertex wherever a strut side crosses a hub polygon or another strut's side, and such a
 crossing can fall arbitrarily close to an existing vertex (a strut side meeting its hub circle next to a

@@ -1,4 +1,4 @@
-"""The part description shared by the FEM and export stages (DESIGN.md section 4).
+"""The part description shared by the FEM and export stages (docs/export.md: conventions, FEM contract).
 
 A :class:`Part` is data: hub centres by node id, struts by edge id, their widths, the hub and pin-hole radii,
 the sheet thickness, the material and the spec, all in mm (N and MPa for forces and moduli). For a sheet

@@ -1,4 +1,4 @@
-"""Print positions, lost prestress and the as-printed spring model (DESIGN.md section 4).
+"""Print positions, lost prestress and the as-printed spring model (docs/export.md: conventions).
 
 A printed part is stress-free as printed. Trained rest lengths ``l`` are therefore realised by printing at
 the *relaxed* positions ``x_p`` (the minimiser of U with no inputs, pins taken out: a pin goes through its

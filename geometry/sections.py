@@ -1,4 +1,4 @@
-"""Strut sections from spring stiffness (DESIGN.md section 4), and the k bounds they imply.
+"""Strut sections from spring stiffness (docs/export.md: conventions), and the k bounds they imply.
 
 A spring of relative stiffness ``k`` (lattice units) has the physical stiffness ``kappa * k`` in N/mm, with
 one global stiffness scale ``kappa`` (N/mm per unit k). A strut of Young's modulus E, section area A and

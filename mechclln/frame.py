@@ -1,4 +1,4 @@
-"""Frame model of a printed strut part: rigid hubs joined by Timoshenko struts (DESIGN.md section 4).
+"""Frame model of a printed strut part: rigid hubs joined by Timoshenko struts (docs/frame.md).
 
 Units are the part's: mm, N, MPa. A hub is a rigid disc (2D) or ball (3D) of radius ``R`` at node ``i``
 with dofs ``(u_x, u_y, theta)`` (2D) or ``(u_x, u_y, u_z, theta_x, theta_y, theta_z)`` (3D, a rotation

@@ -54,7 +54,7 @@ def bench_task(net: Network, n_targets: int = 2, strain: float = 0.05, seed: int
     no edge can meet a target by its own rest length: one source pair strained by ``strain``, targets among
     the pairs in the farther half of the network asked for ``+-strain``. One example, no rest example: a
     bench network keeps the prestress its adjusters set, so pre-deforming it is a legitimate solution (the
-    rest example guards stress-free prints, DESIGN.md section 3)."""
+    rest example guards stress-free prints, docs/core.md: conventions)."""
     from .task import make_task
 
     rng = np.random.default_rng(seed)

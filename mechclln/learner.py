@@ -12,7 +12,7 @@ An *element model* (springs: :class:`mechclln.training.SpringModel`; the frame o
   scale of ``beta``), ``typical(name, params)`` (the size of a parameter for the first-step cap),
   ``reset()`` and ``n_factorizations``.
 
-The rules (DESIGN.md section 3) are then one function of those: coupled learning, equilibrium
+The rules (docs/core.md: conventions) are then one function of those: coupled learning, equilibrium
 propagation, directed aging, power-efficient coupled learning, and exact gradient descent.
 
 Learning rates: ``alpha`` per group is given or chosen at step 0 so that the first update's first-order

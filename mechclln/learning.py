@@ -10,7 +10,7 @@ the same for springs (L = k, l) and FEM struts (L = width)::
     power-efficient CL      coupled learning - alpha * reg * du/dL(p_F)
 
 For a spring ``u = k/2 (p - l)^2``: ``du/dk = (p - l)^2 / 2`` and ``du/dl = -k (p - l)``, which gives
-DESIGN.md's ``dk = -(alpha/eta) 1/2 [(r_C - l)^2 - (r_F - l)^2]`` and ``dl = (alpha/eta) k (r_C - r_F)``.
+docs/core.md's ``dk = -(alpha/eta) 1/2 [(r_C - l)^2 - (r_F - l)^2]`` and ``dl = (alpha/eta) k (r_C - r_F)``.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A central-force spring network as plain arrays, its validation and its JSON file format.
 
-Conventions (DESIGN.md section 3): positions ``x`` (N x d, d = 2 or 3) are the *reference configuration*;
+Conventions (docs/core.md): positions ``x`` (N x d, d = 2 or 3) are the *reference configuration*;
 edge e joins nodes ``edges[e] = (i, j)`` with stiffness ``k[e] > 0`` and rest length ``l[e] > 0``;
 ``U = sum_e k_e/2 (r_e - l_e)^2`` with ``r_e = |x_i - x_j|``. A fresh network has ``l = r`` and ``k = 1``.
 Lengths are in ``units["length"]`` ("1" = dimensionless lattice units, bond length about 1; or "mm"),

@@ -6,7 +6,7 @@ adaptation, rejection, bounds); this module gives it the spring element model (:
 central springs with stiffness k and rest length l, their equilibria by :mod:`mechclln.equilibrium`) and
 the spring specifics: k and l bounds, checkpoints, the trained network.
 
-Error (DESIGN.md): ``C = 1/2 mean_examples sum_targets (eps_F - eps_T)^2`` (node-displacement targets enter
+Error (docs/core.md): ``C = 1/2 mean_examples sum_targets (eps_F - eps_T)^2`` (node-displacement targets enter
 as displacement / mean bond length). Every step also reports the alignment ``cos(dtheta_local, -grad C)``
 with the exact (adjoint) gradient, over the parameters being learned. First-step caps: 5 % of mean k,
 0.2 % of the mean bond length.

@@ -1,7 +1,7 @@
 """FEM-in-the-loop coupled learning of strut widths (fem/finetune.py).
 
 Physics: for one target and a small nudge eta, the coupled-learning update tends to a positive multiple
-of -grad C (DESIGN.md section 3), so a small step along it lowers the FEM task error and a step against
+of -grad C (docs/core.md), so a small step along it lowers the FEM task error and a step against
 it raises it. Learning runs through the one learning machine (mechclln.learner).
 """
 import numpy as np

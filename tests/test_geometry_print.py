@@ -1,4 +1,4 @@
-"""Print positions and the as-printed spring model (DESIGN.md section 4)."""
+"""Print positions and the as-printed spring model (docs/export.md: conventions)."""
 import numpy as np
 
 from mechclln import lattices
