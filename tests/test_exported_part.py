@@ -158,3 +158,28 @@ def test_stl_slices_with_a_second_slicer(demo_run, slicer, tmp_path):
     text = gcode.read_text()
     layers = {line.split()[1] for line in text.splitlines() if line.startswith("G1 Z")}
     assert text.count("\nG1 ") > 1000 and len(layers) >= 3 / get_printer("generic").layer_height - 1
+
+
+def test_fem_of_the_geometry_read_from_the_stl_gives_the_recorded_fem_strains(demo_run):
+    """Linear FEM of a part whose hubs, holes, widths and thickness are those measured on the STL (only the
+    material and the task come from the run) reproduces fem/fidelity.json's linear FEM target strains
+    (measured: 4.5e-5 of the largest target strain apart; the tolerance 5e-3 leaves room for re-meshing)."""
+    from dataclasses import replace
+
+    from mechclln.fem import fidelity
+    from mechclln.geometry.part import load_part
+
+    net = netio.load(demo_run / "network_initial.json")
+    task = load_task(demo_run / "task.json")
+    got = reconstruct(demo_run / "export" / "part.stl", net)
+    on = got["widths"] > 0
+    part = replace(load_part(demo_run / "export" / "part.json"), nodes=got["nodes"], edges=net.edges[on],
+                   width=got["widths"][on], width_raw=got["widths"][on], edge_ids=np.flatnonzero(on),
+                   hub_radius=got["hub_radius"], hole_radius=got["hole_radius"], hole_nodes=got["hole_nodes"],
+                   thickness=got["thickness"], free_length=None)
+    pt = fidelity.mesh_part(part, 2)
+    eps = fidelity.fem_responses(pt, part, task, finite_strain=False)[1]["linear"]
+    recorded = np.asarray(json.loads((demo_run / "fem" / "fidelity.json").read_text())
+                          ["models"]["fem_linear"]["target_strains"])
+    gap = np.abs(eps - recorded).max() / np.abs(recorded).max()
+    assert gap < 5e-3, gap
