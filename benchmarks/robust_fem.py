@@ -1,7 +1,11 @@
-"""Run after `mechclln demo --out /tmp/demo2` and `mechclln design SRC --out /tmp/rob16 --robust 16` (docs/frame.md).
-Sampled FEM check of the robust design: width errors (+-0.1 mm, 95 %) and per-strut modulus errors
-(+-10 %) applied to the real part (re-meshed per sample), linear FEM; nominal demo design vs robust."""
-import json, time, numpy as np
+"""Sampled FEM check of the robust design: width errors (+-0.1 mm, 95 %) and per-strut modulus errors
+(+-10 %) applied to the real part (re-meshed per sample), linear FEM; nominal demo design vs robust.
+
+Run after `mechclln demo --out /tmp/demo2` and `mechclln design SRC --out /tmp/rob16 --robust 16`, SRC a
+run with the demo's network and task (docs/frame.md); writes benchmarks/robust_fem.json."""
+import json
+
+import numpy as np
 from dataclasses import replace
 from mechclln.fem import fidelity, linear, stack
 from mechclln.fem.finetune import _strut_cells
