@@ -29,6 +29,8 @@ from scipy.optimize import brentq
 
 from frame_bench import _small_parts
 
+from mechclln.frame import JointCompliance
+
 REPO = Path(__file__).resolve().parents[1]
 STRAIN = 0.01
 
@@ -106,9 +108,7 @@ def root_compliances(row) -> dict:
             "c_r": alpha_r / (E * t * w ** 2)}
 
 
-def fit(cal) -> "JointCompliance":
-    from mechclln.frame import JointCompliance
-
+def fit(cal) -> JointCompliance:
     s = np.array([c["s"] for c in cal])
     V = np.stack([np.ones_like(s), s, np.log(s)], axis=1)
     coef = {k: tuple(float(v) for v in np.linalg.lstsq(V, [c[k] for c in cal], rcond=None)[0])

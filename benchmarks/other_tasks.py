@@ -6,7 +6,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from mechclln.design import DesignConfig
 from mechclln.export.cli import fitting_spec

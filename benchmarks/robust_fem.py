@@ -6,7 +6,6 @@ run with the demo's network and task (docs/frame.md); writes benchmarks/robust_f
 import json
 
 import numpy as np
-from dataclasses import replace
 from mechclln.fem import fidelity, linear, stack
 from mechclln.fem.finetune import _strut_cells
 from mechclln.geometry.design_run import designed_network, frame_part, load_design

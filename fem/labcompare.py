@@ -78,8 +78,6 @@ def compare(run_dir, tracks) -> dict:
 
 def _plot(report: dict, path: Path):
     """Target strain vs measured source strain (first source): measured points, one line per model."""
-    import io
-
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

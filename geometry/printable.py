@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 from mechclln.fileio import write_json
 

@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy.optimize import lsq_linear
 
 from .errors import MechcllnError
 from .frame import Frame, FrameState
@@ -339,14 +338,11 @@ class FrameWidths:
 
     def task_error(self, states):
         """C, the target errors per example and dC/dq (ndof,) of each state."""
-        n_ex, want = self.ptask.n_examples, self.ptask.wanted
-        C, errs, grads = 0.0, [], []
-        for ex, st in enumerate(states):
-            e = self.frame.pair_strains(st.q, self.ptask.target_pairs, self.linear) - want[ex]
-            C += 0.5 * float(e @ e) / n_ex
-            errs.append(e)
-            grads.append(self.frame.pair_gradient(st.q, self.ptask.target_pairs, self.linear).T @ e / n_ex)
-        return C, errs, grads
+        n_ex, want, tgt = self.ptask.n_examples, self.ptask.wanted, self.ptask.target_pairs
+        eps = np.array([self.frame.pair_strains(st.q, tgt, self.linear) for st in states])
+        errs = list(eps - want)
+        grads = [self.frame.pair_gradient(st.q, tgt, self.linear).T @ e / n_ex for st, e in zip(states, errs)]
+        return task_error(eps, want), errs, grads
 
     def other_state(self, ex, free: FrameState, params, eta: float, soft: float = 0.0) -> FrameState:
         pt = self.ptask

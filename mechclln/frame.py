@@ -494,7 +494,6 @@ class Frame:
 
     def _newton(self, w, pairs, goal, q, lam, tol, max_iter, D):
         nf = self._fixed.shape[0]
-        scale = max(float(np.abs(self.internal_force(q, w, False)).max()), 1.0)
         for it in range(1, max_iter + 1):
             A = sp.vstack([self._fixed, self.pair_gradient(q, pairs, False)]).tocsc()
             K = self.tangent(q, w, False) + self._pair_curvature(q, pairs, lam[nf:])

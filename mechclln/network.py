@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MechcllnError, fail
+from .errors import fail
 from .fileio import read_data, write_json
 from .schema import Fields, header
 

@@ -14,7 +14,7 @@ with the exact (adjoint) gradient, over the parameters being learned. First-step
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np

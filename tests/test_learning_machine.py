@@ -16,7 +16,7 @@ from mechclln.frame import Frame
 from mechclln.learner import LearnConfig, Learner, local_update
 from mechclln.learning import RULES, cosine
 from mechclln.task import random_task
-from mechclln.training import SpringModel, TrainConfig, Trainer
+from mechclln.training import TrainConfig, Trainer
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 from mechclln import lattices, springs
 from mechclln.equilibrium import Equilibria, free_states, respond
 from mechclln.errors import MechcllnError
-from mechclln.task import Task, load_task, make_task, random_task, save_task
+from mechclln.task import Task, load_task, random_task, save_task
 from mechclln.training import TrainConfig, train
 
 
