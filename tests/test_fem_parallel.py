@@ -15,10 +15,11 @@ pytestmark = pytest.mark.fem
 
 
 def case() -> dict:
-    from mechclln.fem import finite, linear, part, testparts
+    from fixtures import fem_sheets
+    from mechclln.fem import finite, linear, part
     x = np.array([[0.0, 0.0], [30.0, 0.0], [15.0, 26.0], [45.0, 26.0]])
     edges = [[0, 1], [1, 2], [0, 2], [1, 3], [2, 3]]
-    g = testparts.build_sheet(x, edges, 1.2, 2.4, 0.75, h=0.8)
+    g = fem_sheets.build_sheet(x, edges, 1.2, 2.4, 0.75, h=0.8)
     pt = part.from_gmsh(g, E=26.0, nu=0.48, thickness=3.0)
     model = linear.LinearModel(pt, pinned=[0])
     st = model.solve([[0, 3]], [0.02])

@@ -15,8 +15,9 @@ TRI_EDGES = [[0, 1], [1, 2], [0, 2]]
 
 
 def _sheet(x, edges, w, h, R=2.4, rh=0.75, E=E, nu=NU, t=T):
-    from mechclln.fem import part, testparts
-    g = testparts.build_sheet(x, edges, w, R, rh, h=h)
+    from fixtures import fem_sheets
+    from mechclln.fem import part
+    g = fem_sheets.build_sheet(x, edges, w, R, rh, h=h)
     return part.from_gmsh(g, E=E, nu=nu, thickness=t)
 
 
@@ -27,10 +28,11 @@ def triangle():
 
 def _clamped_rectangle(L, w, h):
     """A rectangle L x w clamped on its left edge; returns (part, dirichlet bc, ds measure)."""
-    from mechclln.fem import part, stack, testparts
+    from fixtures import fem_sheets
+    from mechclln.fem import part, stack
     import ufl
     dfx = stack.dolfinx()
-    g = testparts.build_rectangle(L, w, h)
+    g = fem_sheets.build_rectangle(L, w, h)
     data = dfx.io.gmsh.model_to_mesh(g.model, stack.mpi().COMM_WORLD, 0, gdim=2)
     pt = part.from_mesh(data.mesh, data.cell_tags, data.facet_tags, E=E, nu=NU, thickness=T)
     dofs = dfx.fem.locate_dofs_topological(pt.V, 1, data.facet_tags.find(1))

@@ -5,7 +5,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from fixtures.gmsh_sheet import build_sheet_model
 from mechclln import lattices
+from mechclln.errors import MechcllnError
 from mechclln.geometry import gmsh_model, tags
 from mechclln.geometry.outline import exact_area
 from mechclln.geometry.part import build_part
@@ -46,7 +48,7 @@ def _sheet_part():
 def test_sheet_tags_cover_every_node_and_edge_once(gmsh_session):
     gmsh = gmsh_session
     part = _sheet_part()
-    model = gmsh_model.build(part)
+    model = build_sheet_model(part)
     groups = _element_groups(gmsh, 2)
     expect = {tags.strut_tag(e) for e in range(part.n_struts)} | {tags.hub_tag(n) for n in range(len(part.nodes))}
     assert set(groups) == expect
@@ -72,7 +74,7 @@ def test_sheet_tags_cover_every_node_and_edge_once(gmsh_session):
 def test_at_least_three_elements_across_the_thinnest_strut(gmsh_session):
     gmsh = gmsh_session
     part = _sheet_part()
-    gmsh_model.build(part)
+    build_sheet_model(part)
     e = int(np.argmin(part.width))
     ent = gmsh.model.getEntitiesForPhysicalGroup(2, tags.strut_tag(e))
     _, _, conn = gmsh.model.mesh.getElements(2, ent[0])
@@ -97,3 +99,9 @@ def test_3d_lattice_tags_cover_every_node_and_edge_once(gmsh_session):
     all_ids = np.concatenate(list(groups.values()))
     assert len(all_ids) == len(np.unique(all_ids))
     assert gmsh.model.getEntitiesForPhysicalGroup(2, tags.hole_tag(0)).size > 0
+
+
+def test_package_model_is_for_3d_lattices_only(gmsh_session):
+    """Sheets are meshed from their outline (fem.outline_mesh): the tagged model refuses a 2D part in one line."""
+    with pytest.raises(MechcllnError, match="dim.*3D lattices"):
+        gmsh_model.build(_sheet_part())
