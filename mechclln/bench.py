@@ -89,20 +89,6 @@ def peer_network(n_edges: int = 123, seed: int = 0):
 
 
 # ------------------------------------------------------------------------------------------ pieces
-def _empty_rows():
-    from .equilibrium import Rows
-
-    return Rows(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
-
-
-def stiffness_matrix(eq, k, l, x=None):
-    """The Hessian of U over the solver's free dofs at ``x`` (default: the reference configuration)."""
-    x = eq.X if x is None else x
-    rows = _empty_rows()
-    r1, r2, egeo, rgeo, _ = eq._residual(x, np.zeros(0), k, l, rows)
-    return eq._hessian(k, l, np.zeros(0), egeo, rgeo, rows.pair).tocsr()
-
-
 def time_factorization(K, repeats: int = 3) -> dict:
     """Best-of-``repeats`` fresh factorisation of K, and one numeric refactorisation (MUMPS)."""
     from .linalg import factorize
@@ -123,9 +109,9 @@ def fresh_kkt_solve(eq, k, l, rows, x0):
     from .linalg import factorize
 
     lam0 = np.zeros(rows.m)
-    r1, r2, egeo, rgeo, soft = eq._residual(x0, lam0, k, l, rows)
-    H = eq._hessian(k, l, lam0, egeo, rgeo, rows.pair)
-    A = eq._jacobian(rows, rgeo)
+    r1, r2, egeo, rgeo, soft = eq.residual(x0, lam0, k, l, rows)
+    H = eq.hessian(k, l, lam0, egeo, rgeo, rows.pair)
+    A = eq.jacobian(rows, rgeo)
     KKT = sp.bmat([[H, A.T], [A, -sp.diags(soft)]], format="csr")
     rhs = -np.concatenate([r1, r2])
     if len(rhs) >= 5000:
@@ -169,7 +155,7 @@ def fire_relax(eq, k, l, rows, x0, tol: float = 1e-8, max_steps: int = 200000):
 
     def jacobian(x):
         vals, geo = eq.measure_rows(x, rows)
-        A = eq._jacobian(rows, geo).toarray()
+        A = eq.jacobian(rows, geo).toarray()
         return vals - target, A, np.linalg.inv(A @ A.T) if len(A) else np.zeros((0, 0))
 
     def project(v, A, G):
@@ -257,7 +243,7 @@ def bench_case(n_nodes: int, dim: int, steps: int = 8, variants=tuple(VARIANTS),
         t = time.perf_counter()
         tr.step()
         step0 = time.perf_counter() - t
-        f0, b0 = tr.eq.n_factorizations, sum(s.n_backsolve for s in tr.eq._solvers.values())
+        f0, b0 = tr.eq.n_factorizations, sum(s.n_backsolve for s in tr.eq.solvers)
         times, params = [], []
         for _ in range(steps):
             params.append((tr.k.copy(), tr.l.copy()))
@@ -266,7 +252,7 @@ def bench_case(n_nodes: int, dim: int, steps: int = 8, variants=tuple(VARIANTS),
             times.append(time.perf_counter() - t)
         res = {"step_s": float(np.mean(times)), "step_min_s": float(np.min(times)), "step0_s": step0,
                "factorizations": int(tr.eq.n_factorizations - f0),
-               "backsolved_columns": int(sum(s.n_backsolve for s in tr.eq._solvers.values()) - b0),
+               "backsolved_columns": int(sum(s.n_backsolve for s in tr.eq.solvers) - b0),
                "C_rel": float(tr.history.C_rel[-1])}
         out["variants"][name] = res
         log(f"  {dim}D N={net.n_nodes} {name}: step {res['step_s']:.4f} s (step0 {step0:.3f} s), "
@@ -276,7 +262,7 @@ def bench_case(n_nodes: int, dim: int, steps: int = 8, variants=tuple(VARIANTS),
     out["peak_rss_mib_after_training"] = _rss_mib()
     tr = kl_trainer or tr
     k, l = tr.k, tr.l
-    K = stiffness_matrix(tr.eq, k, l)
+    K = tr.eq.stiffness(k, l)
     out.update(time_factorization(K, repeats=3 if K.shape[0] < 50000 else 1))
     out["dofs"] = int(K.shape[0])
     log(f"  factorisation of K ({K.shape[0]} dofs, {out['backend']}): {out['factor_s']:.4f} s, "

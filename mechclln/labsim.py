@@ -29,10 +29,11 @@ import numpy as np
 import scipy.linalg as sla
 
 from . import labtrain
-from .equilibrium import Equilibria, Rows, State, free_states
+from .equilibrium import Equilibria, State, free_states
 from .errors import MechcllnError
 from .fileio import write_text
 from .network import Network
+from .rows import Rows, no_rows
 from .task import Task
 from .training import task_error
 
@@ -77,9 +78,9 @@ def bench_task(net: Network, n_targets: int = 2, strain: float = 0.05, seed: int
 
 def thermal_sample(eq: Equilibria, state: State, k, l, kT: float, rng) -> np.ndarray:
     """Positions (N, d) drawn from ``N(x_eq, kT K_c^-1)`` (dense: meant for bench networks of <= ~1e3 nodes)."""
-    _, _, egeo, rgeo, _ = eq._residual(state.x, state.lam, k, l, state.rows)
-    H = eq._hessian(k, l, state.lam, egeo, rgeo, state.rows.pair).toarray()
-    A = eq._jacobian(state.rows, rgeo).toarray()
+    _, _, egeo, rgeo, _ = eq.residual(state.x, state.lam, k, l, state.rows)
+    H = eq.hessian(k, l, state.lam, egeo, rgeo, state.rows.pair).toarray()
+    A = eq.jacobian(state.rows, rgeo).toarray()
     Z = sla.null_space(A) if A.shape[0] else np.eye(len(H))
     L = np.linalg.cholesky(Z.T @ H @ Z)
     y = sla.solve_triangular(L.T, rng.standard_normal(L.shape[0]), lower=False)   # cov (L L^T)^-1
@@ -106,9 +107,10 @@ class Bench:
         self.offset = self.rng.uniform(-100, 100, 2)          # mm: the camera's origin is anywhere
         self._warm: dict = {}
 
-    def _rows(self, frame: labtrain.Frame | None) -> Rows:
+    def rows(self, frame: labtrain.Frame | None) -> Rows:
+        """The rows ``frame`` imposes (its pair strains with actuation noise); none at rest."""
         if frame is None:
-            return Rows(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+            return no_rows()
         m = len(frame.pairs)
         if not np.array_equal(np.sort(frame.pairs, 1), np.sort(self.eq.term_pairs[:m], 1)):
             raise MechcllnError(f"actuation frame {frame.frame}: pairs are not the task's sources then targets")
@@ -118,7 +120,7 @@ class Bench:
     def state(self, frame: labtrain.Frame | None) -> np.ndarray:
         """Positions (N, 2), network units, of the bench with ``frame`` imposed (None: at rest)."""
         key = None if frame is None else (frame.state, frame.example)
-        rows = self._rows(frame)
+        rows = self.rows(frame)
         warm = self._warm.get(key)
         x0 = warm.x if warm is not None else self.net.x.copy()
         lam0 = warm.lam if warm is not None and len(warm.lam) == rows.m else None

@@ -381,3 +381,24 @@ class ReusableSolver:
         err = column_abs_max(R) / np.where(scale > 0, scale, 1.0)
         self._err = err
         return np.isfinite(err) & (err <= self._rtol)
+
+
+def kkt_solve(solver: ReusableSolver, A: sp.csr_matrix, soft, r1, r2, Y=None, z=None, rtol=None):
+    """Solve the saddle-point system ``[H A^T; A -S][dx; dlam] = [r1; r2]`` with ``solver``'s factor of
+    ``H`` and the small Schur complement ``A H^-1 A^T + S`` (``S = diag(soft)``).
+
+    ``Y = H^-1 A^T`` and ``z = H^-1 r1`` may be passed when already known; ``rtol`` loosens the linear
+    solves (inexact Newton). Returns ``(dx, dlam)``."""
+    if A.shape[0] == 0:
+        return (solver.solve(r1, rtol) if z is None else z), np.zeros(0)
+    if Y is None:
+        Z = solver.solve(np.column_stack([r1, A.T.toarray()]), rtol)
+        z, Y = Z[:, 0], Z[:, 1:]
+    elif z is None:
+        z = solver.solve(r1, rtol)
+    S = A @ Y + np.diag(soft)
+    try:
+        dlam = np.linalg.solve(S, A @ z - r2)
+    except np.linalg.LinAlgError:
+        raise SingularMatrixError("constraint rows are dependent (two rows constrain the same motion)") from None
+    return z - Y @ dlam, dlam

@@ -101,16 +101,3 @@ class PairAssembler:
         data = np.bincount(self.inverse, weights=vals, minlength=len(self.indices))
         return sp.csr_matrix((data, self.indices, self.indptr), shape=self.shape)
 
-
-def rigid_modes(X: np.ndarray) -> np.ndarray:
-    """Infinitesimal rigid-body modes about the centroid of ``X``: (N*d, d(d+1)/2), orthonormal columns."""
-    N, d = X.shape
-    Y = X - X.mean(0)
-    modes = [np.tile(np.eye(d)[a], N) for a in range(d)]
-    if d == 2:
-        modes.append(np.column_stack([-Y[:, 1], Y[:, 0]]).ravel())
-    else:
-        for w in np.eye(3):
-            modes.append(np.cross(w, Y).ravel())
-    q, _ = np.linalg.qr(np.column_stack(modes))
-    return q

@@ -46,9 +46,9 @@ def test_stale_factor_cg_solves_the_current_matrix(backend):
     system to a backward error of 1e-13 without refactoring, in few iterations."""
     net = bench.bench_network(400, 2, seed=0)
     eq = Equilibria(net, None, "harmonic", check_rigidity=False)
-    K0 = bench.stiffness_matrix(eq, net.k, net.l)
+    K0 = eq.stiffness(net.k, net.l)
     k1 = net.k * (1 + 0.05 * np.random.default_rng(0).uniform(-1, 1, net.n_edges))
-    K1 = bench.stiffness_matrix(eq, k1, net.l)
+    K1 = eq.stiffness(k1, net.l)
     s = ReusableSolver(backend=backend)
     s.set_matrix(K0)
     assert s.lu.name == backend
@@ -64,7 +64,7 @@ def test_mumps_and_superlu_factors_agree():
     small matrices."""
     net = bench.bench_network(900, 2, seed=2)
     eq = Equilibria(net, None, "harmonic", check_rigidity=False)
-    K = bench.stiffness_matrix(eq, net.k, net.l)
+    K = eq.stiffness(net.k, net.l)
     b = np.random.default_rng(0).standard_normal(K.shape[0])
     xs = [factorize(K, name).solve(b) for name in ("superlu", "mumps")]
     assert np.abs(xs[0] - xs[1]).max() <= 1e-10 * np.abs(xs[0]).max()
@@ -87,8 +87,8 @@ def test_cg_warm_started_from_the_previous_solution_solves_the_new_matrix():
     same backward error on the changed matrix as a start from the stale factor, with no more back-solves."""
     net = bench.bench_network(400, 2, seed=0)
     eq = Equilibria(net, None, "harmonic", check_rigidity=False)
-    K0 = bench.stiffness_matrix(eq, net.k, net.l)
-    K1 = bench.stiffness_matrix(eq, net.k * (1 + 0.03 * np.random.default_rng(2).uniform(-1, 1, net.n_edges)), net.l)
+    K0 = eq.stiffness(net.k, net.l)
+    K1 = eq.stiffness(net.k * (1 + 0.03 * np.random.default_rng(2).uniform(-1, 1, net.n_edges)), net.l)
     b = np.random.default_rng(3).standard_normal((K0.shape[0], 4))
     cold, warm = ReusableSolver(backend="superlu"), ReusableSolver(backend="superlu")
     for s in (cold, warm):
@@ -110,8 +110,8 @@ def test_block_cg_handles_dependent_and_badly_scaled_columns():
     column solved alone (its Krylov space contains every column's)."""
     net = bench.bench_network(400, 2, seed=0)
     eq = Equilibria(net, None, "harmonic", check_rigidity=False)
-    K0 = bench.stiffness_matrix(eq, net.k, net.l)
-    K1 = bench.stiffness_matrix(eq, net.k * (1 + 0.05 * np.random.default_rng(5).uniform(-1, 1, net.n_edges)), net.l)
+    K0 = eq.stiffness(net.k, net.l)
+    K1 = eq.stiffness(net.k * (1 + 0.05 * np.random.default_rng(5).uniform(-1, 1, net.n_edges)), net.l)
     rng = np.random.default_rng(6)
     b, c = rng.standard_normal((2, K0.shape[0]))
     B = np.column_stack([b, 2 * b, b + c, 1e-9 * c])

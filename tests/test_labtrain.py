@@ -79,10 +79,10 @@ def test_thermal_samples_obey_equipartition(bench):
     net, task = bench
     b = labsim.Bench(net, task, labsim.BenchNoise(temperature=1e-4, seed=3), MM)
     fr = labtrain.actuation_frames(task, labtrain.LabState(labtrain.LabConfig()))[0]
-    rows = b._rows(fr)
+    rows = b.rows(fr)
     st = b.eq.solve(b.k, b.l, rows, net.x.copy(), slot=1)
-    _, _, egeo, rgeo, _ = b.eq._residual(st.x, st.lam, b.k, b.l, rows)
-    H = b.eq._hessian(b.k, b.l, st.lam, egeo, rgeo, rows.pair).toarray()
+    _, _, egeo, rgeo, _ = b.eq.residual(st.x, st.lam, b.k, b.l, rows)
+    H = b.eq.hessian(b.k, b.l, st.lam, egeo, rgeo, rows.pair).toarray()
     n_dof = len(b.eq.free) - rows.m
     e = [0.5 * (d := (labsim.thermal_sample(b.eq, st, b.k, b.l, b.kT, b.rng) - st.x).ravel()[b.eq.free]) @ H @ d
          for _ in range(400)]

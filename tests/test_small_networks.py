@@ -38,7 +38,7 @@ def test_dense_and_sparse_paths_train_to_the_same_states(monkeypatch, model):
         tr = Trainer(net, task, TrainConfig(model=model, steps=6, tol=0.0, checkpoint_every=0))
         for _ in range(5):
             tr.step()
-        assert {s.lu.name for s in tr.eq._solvers.values()} == {backend}
+        assert {s.lu.name for s in tr.eq.solvers} == {backend}
         out[backend] = (np.array([s.x for s in tr.states]), tr.k.copy())
     assert np.abs(out["dense"][0] - out["superlu"][0]).max() < 1e-10
     assert np.abs(out["dense"][1] - out["superlu"][1]).max() < 1e-10
