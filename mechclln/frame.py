@@ -5,8 +5,11 @@ with dofs ``(u_x, u_y, theta)`` (2D) or ``(u_x, u_y, u_z, theta_x, theta_y, thet
 vector: infinitesimal in the linear model, finite in the corotational one). Strut ``e`` of width ``w_e``
 (2D: a ``w x t`` rectangle bending in the sheet's plane; 3D: round, ``w`` = diameter) runs from hub edge
 to hub edge: its ends sit where its sides meet the hub circle, at the rigid offset ``a = sqrt(R^2 - w^2/4)``
-from each centre, so its free length is ``L_f = L - 2a``. A strut of width 0 is removed: no element, never a
-soft stand-in.
+from each centre, so its free length is ``L_f = L - a_1 - a_2``. Optionally (3D, ``fused_ends``) an end's
+offset is also at least where the strut's surface leaves its neighbours' (struts meeting at small angles
+stay fused beyond the hub sphere; :meth:`Frame.end_offsets`), so it depends on the neighbours' widths too;
+measured against FEM it moves the frame further off (docs/frame3d.md), so it is off by default. A strut of
+width 0 is removed: no element, never a soft stand-in.
 
 Each strut's energy is that of a Timoshenko beam in its natural deformations: the extension of its chord
 ``p_a = l - L_f`` and its end rotations relative to the chord ``phi_1, phi_2`` (3D: about two axes, plus
@@ -21,7 +24,8 @@ uses them at finite motion: hubs turn by finite angles (3D: rotation vectors, Ro
 and direction are the current ones (3D end rotations relative to the chord enter as sines, exact for rigid
 motion and to second order in the strut's own rotations).
 Tangent stiffnesses come from the analytic end forces by the complex step, and so do all derivatives with
-respect to the widths (the element is analytic in ``w``): exact to round-off, no finite differences.
+respect to the widths (the element is analytic in its width and its two end offsets; the offsets' width
+derivatives are closed forms, chained in): exact to round-off, no finite differences.
 
 Inputs and outputs mean what they mean for the springs and for FEM: a pair's strain is the change of its
 hub-centre distance over the printed distance (linear: ``b . (u_j - u_i) / r0``; corotational:
@@ -149,10 +153,11 @@ class Frame:
     """Rigid hubs at ``x`` (N, d) [mm] joined by struts ``edges`` (E, 2) of Young's modulus ``E`` [MPa] and
     Poisson ratio ``nu``, hubs of radius ``R`` [mm]; ``thickness`` [mm] of a 2D sheet (None in 3D: round
     struts); ``pinned`` node ids (translation fixed, rotation free); ``joints``: semi-rigid strut ends (2D
-    only; None: rigid)."""
+    only; None: rigid); ``fused_ends`` (3D only): end offsets out to where neighbouring struts part
+    (:meth:`end_offsets`)."""
 
     def __init__(self, x, edges, E: float, nu: float, R: float, thickness: float | None = None, pinned=(),
-                 joints: JointCompliance | None = None):
+                 joints: JointCompliance | None = None, fused_ends: bool = False):
         self.x = np.asarray(x, float)
         self.edges = np.asarray(edges, np.int64).reshape(-1, 2)
         self.dim = self.x.shape[1] if self.x.ndim == 2 else 0
@@ -164,6 +169,8 @@ class Frame:
             raise MechcllnError(f"frame: need E > 0, -1 < nu < 0.5 and R > 0, got E={E}, nu={nu}, R={R}")
         if joints is not None and self.dim != 2:
             raise MechcllnError("frame: semi-rigid joints are calibrated for 2D sheets only")
+        if fused_ends and self.dim != 3:
+            raise MechcllnError("frame: fused strut ends are a 3D option (2D sheets use calibrated joints)")
         self.E, self.nu, self.R, self.t = float(E), float(nu), float(R), thickness
         self.joints = joints
         self.modulus_factor = np.ones(len(np.asarray(edges).reshape(-1, 2)))   # per-strut E / E (print scatter)
@@ -183,6 +190,7 @@ class Frame:
             n1 = np.cross(self.e0, helper)
             self.n1 = n1 / np.linalg.norm(n1, axis=1)[:, None]
             self.n2 = np.cross(self.e0, self.n1)
+        self._end_pairs = self._neighbour_ends() if fused_ends else None
         dofs = np.arange(self.ndof).reshape(self.n, self.nd)
         self.edofs = np.concatenate([dofs[self.edges[:, 0]], dofs[self.edges[:, 1]]], axis=1)   # (E, 2 nd)
         self._fixed = self._fixed_rows()
@@ -198,23 +206,76 @@ class Frame:
                    part.thickness if part.dim == 2 else None, part.pinned if pinned is None else pinned,
                    default_joints(part.dim) if joints == "fem" else joints)
 
+    # --------------------------------------------------------------------------- end offsets
+    def _neighbour_ends(self):
+        """Ordered pairs of strut ends sharing a hub, not collinear: (end slot 2e+s, strut e, strut f,
+        cos phi, sin phi) with phi the angle between the two struts' axes leaving the hub."""
+        ends = np.concatenate([self.edges[:, 0], self.edges[:, 1]])
+        axes = np.concatenate([self.e0, -self.e0])
+        slot = np.concatenate([2 * np.arange(len(self.edges)), 2 * np.arange(len(self.edges)) + 1])
+        i, j = np.nonzero((ends[:, None] == ends[None, :]) & (slot[:, None] // 2 != slot[None, :] // 2))
+        c = np.clip(_dot(axes[i], axes[j]), -1.0, 1.0)
+        sn = np.sqrt(1 - c * c)
+        keep = sn > 1e-9
+        return slot[i][keep], slot[i][keep] // 2, slot[j][keep] // 2, c[keep], sn[keep]
+
+    def end_offsets(self, w):
+        """Rigid end offsets ``a`` (E, 2) [mm] of the struts' ends at hubs ``edges[:, 0], edges[:, 1]`` for
+        widths ``w`` (E,) [mm] (complex ok), and their width Jacobian ``da/dw`` (2E, E) (sparse, real part).
+
+        Every end sits at least where the strut's surface leaves the hub sphere, ``sqrt(R^2 - r^2)``,
+        ``r = w/2``. With ``fused_ends`` (3D) also where it leaves each present neighbour's (w > 0) at that
+        hub: struts ``i, j``
+        of radii ``r_i, r_j`` leave the hub centre at angle ``phi``. The cross-section of ``i`` at ``s`` along
+        its axis comes nearest to ``j``'s axis on the generator facing ``j``, at distance
+        ``s sin(phi) - r_i cos(phi)``, so it meets strut ``j`` up to the crotch where that generator leaves
+        ``j``'s surface::
+
+            s_ij = (r_j + r_i cos(phi)) / sin(phi)
+
+        (``s_ji`` likewise; the pair counts where both are > 0: the crotch in front of the hub on both
+        struts). ``a`` is the largest candidate by real part: each candidate is analytic in the widths, so
+        ``a`` is too away from ties, where its derivative is the active candidate's."""
+        w = np.asarray(w)
+        E = len(self.edges)
+        a = np.repeat(np.sqrt(self.R ** 2 - w ** 2 / 4)[:, None], 2, axis=1)
+        rows, cols = np.arange(2 * E), np.repeat(np.arange(E), 2)
+        vals = np.repeat(-w.real / (4 * a[:, 0].real), 2)
+        if self._end_pairs is None:
+            return a, sp.csr_matrix((vals, (rows, cols)), shape=(2 * E, E))
+        slot, e, f, c, sn = self._end_pairs
+        s_ef, s_fe = (w[f] + w[e] * c) / (2 * sn), (w[e] + w[f] * c) / (2 * sn)
+        ok = (w[f].real > 0) & (s_ef.real > 0) & (s_fe.real > 0)
+        slot, e, f, c, sn, s_ef = slot[ok], e[ok], f[ok], c[ok], sn[ok], s_ef[ok]
+        order = np.lexsort((s_ef.real, slot))
+        last = np.diff(slot[order], append=-1) != 0
+        best = order[last]                                  # each end's largest crotch candidate
+        flat = a.reshape(-1).copy()
+        won = best[s_ef[best].real > flat[slot[best]].real]
+        flat[slot[won]] = s_ef[won]
+        vals[slot[won]] = c[won] / (2 * sn[won])
+        J = sp.csr_matrix((vals, (rows, cols)), shape=(2 * E, E)) + \
+            sp.csr_matrix((1 / (2 * sn[won]), (slot[won], f[won])), shape=(2 * E, E))
+        return flat.reshape(E, 2), J
+
     # --------------------------------------------------------------------------- one element
-    def section(self, w):
-        """(EA, EI, GJ, kappa G A, rigid offset a, free length L_f) of struts of width ``w`` (complex ok)."""
+    def section(self, w, a=None):
+        """(EA, EI, GJ, kappa G A, end offsets a (m, 2), free length L_f) of the present struts of width ``w``
+        (complex ok); ``a`` defaults to the offsets :meth:`_use` found for the present widths."""
         if self.dim == 2:
             A, I, J, kappa = w * self.t, self.t * w ** 3 / 12, 0 * w, 5.0 / 6.0
         else:
             A, I = np.pi * w ** 2 / 4, np.pi * w ** 4 / 64
             J, kappa = 2 * I, 6 * (1 + self.nu) / (7 + 6 * self.nu)
-        a = np.sqrt(self.R ** 2 - w ** 2 / 4)
+        a = self._a if a is None else a
         f = self.modulus_factor[self._idx]
-        return f * self.E * A, f * self.E * I, f * self.G * J, f * kappa * self.G * A, a, self._L - 2 * a
+        return f * self.E * A, f * self.E * I, f * self.G * J, f * kappa * self.G * A, a, self._L - a[:, 0] - a[:, 1]
 
-    def _stiffness(self, w):
+    def _stiffness(self, w, a):
         """Natural stiffnesses (axial, twist, bending k11, k12) of struts of width ``w``; with joints the
         strut in series with its two ends' compliances (bending: on the symmetric and antisymmetric end
         rotations, the eigenvectors of both the 2 x 2 bending block and ``c_r I``)."""
-        EA, EI, GJ, GAs, _, Lf = self.section(w)
+        EA, EI, GJ, GAs, _, Lf = self.section(w, a)
         phi = 12 * EI / (GAs * Lf ** 2)
         c = EI / (Lf * (1 + phi))
         ka, k11, k12 = EA / Lf, c * (4 + phi), c * (2 - phi)
@@ -224,11 +285,11 @@ class Frame:
         ks, kd = 1 / (1 / (k11 + k12) + cr), 1 / (1 / (k11 - k12) + cr)
         return 1 / (1 / ka + 2 * ca), GJ / Lf, (ks + kd) / 2, (ks - kd) / 2
 
-    def _natural(self, qe, w, linear: bool):
+    def _natural(self, qe, w, a, linear: bool):
         """Natural deformations p (m, k) of struts ``self._idx`` with end dofs ``qe`` (m, 2 nd), and their
-        first derivatives dp/dq (m, k, 2 nd). 2D: (axial, phi_1, phi_2); 3D: (axial, twist, phi_1a,
-        phi_2a, phi_1b, phi_2b)."""
-        _, _, _, _, a, Lf = self.section(w)
+        first derivatives dp/dq (m, k, 2 nd), with end offsets ``a`` (m, 2). 2D: (axial, phi_1, phi_2); 3D:
+        (axial, twist, phi_1a, phi_2a, phi_1b, phi_2b)."""
+        _, _, _, _, a, Lf = self.section(w, a)
         e0 = self._e0
         if self.dim == 3:
             if not linear:
@@ -237,14 +298,14 @@ class Frame:
             return np.einsum("mkc,mc->mk", D, qe), D
         ui, uj, ti, tj = qe[:, 0:2], qe[:, 3:5], qe[:, 2], qe[:, 5]
         if linear:
-            ri, rj = a[:, None] * e0, -a[:, None] * e0
+            ri, rj = a[:, [0]] * e0, -a[:, [1]] * e0
             e, l = e0, Lf
             axial = _dot(e0, uj - ui)
             alpha = _dot(_perp(e0), uj - ui + tj[:, None] * _perp(rj) - ti[:, None] * _perp(ri)) / Lf
         else:
             rot = lambda t, v: np.stack([np.cos(t) * v[:, 0] - np.sin(t) * v[:, 1],  # noqa: E731
                                          np.sin(t) * v[:, 0] + np.cos(t) * v[:, 1]], axis=1)
-            ri, rj = rot(ti, a[:, None] * e0), rot(tj, -a[:, None] * e0)
+            ri, rj = rot(ti, a[:, [0]] * e0), rot(tj, -a[:, [1]] * e0)
             d = self._L[:, None] * e0 + (uj - ui) + rj - ri          # chord from strut end i to end j
             l = np.sqrt(_dot(d, d))
             e = d / l[:, None]
@@ -264,13 +325,14 @@ class Frame:
         return p, dp
 
     def _map3(self, a, Lf):
-        """dp/dq (m, 6, 12) of the linear 3D natural deformations (they are linear in q)."""
+        """dp/dq (m, 6, 12) of the linear 3D natural deformations (they are linear in q), end offsets a (m, 2)."""
         e0, n1, n2 = self._e0, self.n1[self._idx], self.n2[self._idx]
         m = len(e0)
         eye = np.broadcast_to(np.eye(3), (m, 3, 3))
         sk = _skew(e0)
-        # chord change du = u_j - u_i - a (theta_i + theta_j) x e0 = u_j - u_i + a skew(e0) (theta_i + theta_j)
-        Ddu = np.concatenate([-eye, a[:, None, None] * sk, eye, a[:, None, None] * sk], axis=2)
+        # chord change du = u_j - u_i - (a_1 theta_i + a_2 theta_j) x e0
+        #                 = u_j - u_i + skew(e0) (a_1 theta_i + a_2 theta_j)
+        Ddu = np.concatenate([-eye, a[:, 0, None, None] * sk, eye, a[:, 1, None, None] * sk], axis=2)
         Dom = np.einsum("mab,mbk->mak", sk, Ddu) / Lf[:, None, None]     # chord rotation e0 x du / L_f
         Dti = np.concatenate([np.zeros((m, 3, 3)), eye, np.zeros((m, 3, 6))], axis=2)
         Dtj = np.concatenate([np.zeros((m, 3, 9)), eye], axis=2)
@@ -281,20 +343,20 @@ class Frame:
         """Natural deformations p (m, 6) and dp/dq (m, 6, 12) of 3D struts at finite hub rotations.
 
         Hub ``h`` turns by ``R_h = R(theta_h)``; its end triad is ``t, m, k = R_h (e0, n1, n2)``; the chord
-        ``d = L e0 + u_j - u_i - a (t_i + t_j)`` has length ``l`` and direction ``e``. Then p = (l - L_f,
+        ``d = L e0 + u_j - u_i - a_1 t_i - a_2 t_j`` has length ``l`` and direction ``e``. Then p = (l - L_f,
         twist ``(k_i.m_j - m_i.k_j)/2``, ``e.k_i``, ``e.k_j``, ``-e.m_i``, ``-e.m_j``): sines of the end
         rotations relative to the chord, invariant under a rigid rotation of the strut and equal to
         :meth:`_map3`'s linear deformations to first order."""
         e0, n1, n2 = self._e0, self.n1[self._idx], self.n2[self._idx]
         ti, mi, ki, Dti, Dmi, Dki = _rotated_triad(qe[:, 3:6], e0, n1, n2)
         tj, mj, kj, Dtj, Dmj, Dkj = _rotated_triad(qe[:, 9:12], e0, n1, n2)
-        d = self._L[:, None] * e0 + qe[:, 6:9] - qe[:, 0:3] - a[:, None] * (ti + tj)
+        d = self._L[:, None] * e0 + qe[:, 6:9] - qe[:, 0:3] - a[:, [0]] * ti - a[:, [1]] * tj
         l = np.sqrt(_dot(d, d))
         e = d / l[:, None]
         m = len(qe)
         eye = np.broadcast_to(np.eye(3), (m, 3, 3))
         zero = np.zeros((m, 3, 3), dtype=d.dtype)
-        Dd = np.concatenate([-eye, -a[:, None, None] * Dti, eye, -a[:, None, None] * Dtj], axis=2)  # (m, 3, 12)
+        Dd = np.concatenate([-eye, -a[:, 0, None, None] * Dti, eye, -a[:, 1, None, None] * Dtj], axis=2)
         De = np.einsum("mab,mbk->mak", eye - e[:, :, None] * e[:, None, :], Dd) / l[:, None, None]
         at_i = lambda D: np.concatenate([zero, D, zero, zero], axis=2)  # noqa: E731
         at_j = lambda D: np.concatenate([zero, zero, zero, D], axis=2)  # noqa: E731
@@ -305,21 +367,38 @@ class Frame:
                        -_row(mi, De) - _row(e, at_i(Dmi)), -_row(mj, De) - _row(e, at_j(Dmj))], axis=1)
         return p, dp
 
-    def _generalised(self, p, w):
+    def _generalised(self, p, w, a):
         """Natural forces K_l p (axial force, moments, torque) of natural deformations p."""
-        ka, kt, k11, k12 = self._stiffness(w)
+        ka, kt, k11, k12 = self._stiffness(w, a)
         if self.dim == 2:
             return np.stack([ka * p[:, 0], k11 * p[:, 1] + k12 * p[:, 2], k12 * p[:, 1] + k11 * p[:, 2]], 1)
         return np.stack([ka * p[:, 0], kt * p[:, 1], k11 * p[:, 2] + k12 * p[:, 3], k12 * p[:, 2] + k11 * p[:, 3],
                          k11 * p[:, 4] + k12 * p[:, 5], k12 * p[:, 4] + k11 * p[:, 5]], 1)
 
-    def _element_energy(self, qe, w, linear):
-        p, _ = self._natural(qe, w, linear)
-        return 0.5 * np.sum(p * self._generalised(p, w), axis=1)
+    def _element_energy(self, qe, w, linear, a=None):
+        p, _ = self._natural(qe, w, a, linear)
+        return 0.5 * np.sum(p * self._generalised(p, w, a), axis=1)
 
-    def _element_forces(self, qe, w, linear):
-        p, dp = self._natural(qe, w, linear)
-        return np.einsum("mkc,mk->mc", dp, self._generalised(p, w))
+    def _element_forces(self, qe, w, linear, a=None):
+        p, dp = self._natural(qe, w, a, linear)
+        return np.einsum("mkc,mk->mc", dp, self._generalised(p, w, a))
+
+    def _width_derivative(self, element_fn, qe, we, linear, weights):
+        """``d/dw`` (S, E) of ``sum_e weights_se . element_fn_e`` with ``weights`` (S, m[, c]) at fixed end
+        dofs: the complex step in each present strut's own width and in its two end offsets, the offsets'
+        width Jacobian chained in (with ``fused_ends`` a strut's offsets depend on its neighbours' widths)."""
+        m = len(we)
+        wts = np.reshape(weights, (len(weights), m, -1))
+        dot = lambda val: np.einsum("smc,mc->sm", wts, val.imag.reshape(m, -1) / H_CS)  # noqa: E731
+        own = dot(element_fn(qe, we + 1j * H_CS, linear))
+        d_a = np.empty(own.shape + (2,))
+        for s in (0, 1):
+            a = self._a.astype(complex)
+            a[:, s] += 1j * H_CS
+            d_a[..., s] = dot(element_fn(qe, we, linear, a))
+        out = np.zeros((len(own), len(self.edges)))
+        out[:, self._idx] = own
+        return out + (self._da.T @ d_a.reshape(len(own), -1).T).T
 
     def _element_tangent(self, qe, w, linear):
         """(m, 2 nd, 2 nd) tangent stiffness: complex step of the end forces, one end dof at a time."""
@@ -332,7 +411,7 @@ class Frame:
         return 0.5 * (Kt + np.swapaxes(Kt, 1, 2))
 
     def _use(self, w):
-        """Select the present struts (w > 0); returns their widths and end dofs."""
+        """Select the present struts (w > 0) and their end offsets; returns their widths and end dofs."""
         w = np.asarray(w, float)
         if w.shape != (len(self.edges),):
             raise MechcllnError(f"frame: need one width per strut ({len(self.edges)}), got shape {w.shape}")
@@ -340,6 +419,9 @@ class Frame:
             raise MechcllnError(f"frame: widths must be finite, >= 0 and below the hub diameter {2 * self.R} mm")
         self._idx = np.flatnonzero(w > 0)
         self._e0, self._L = self.e0[self._idx], self.L[self._idx]
+        a, J = self.end_offsets(w)
+        rows = (2 * self._idx[:, None] + np.arange(2)).ravel()
+        self._a, self._da = a[self._idx], J[rows]
         return w[self._idx], self.edofs[self._idx]
 
     # --------------------------------------------------------------------------- element quantities
@@ -351,11 +433,11 @@ class Frame:
         return out
 
     def energy_width_derivative(self, q, w, linear: bool = True) -> np.ndarray:
-        """``du_e/dw_e`` (E,) [N] at fixed hub dofs ``q`` (the local rules' element gradient)."""
+        """``dU/dw_e`` (E,) [N] of the total strain energy at fixed hub dofs ``q`` (the local rules' element
+        gradient: strut e's own energy, plus with ``fused_ends`` its neighbours' through their end offsets)."""
         we, ed = self._use(w)
-        out = np.zeros(len(self.edges))
-        out[self._idx] = self._element_energy(np.asarray(q).ravel()[ed], we + 1j * H_CS, linear).imag / H_CS
-        return out
+        qe = np.asarray(q).ravel()[ed]
+        return self._width_derivative(self._element_energy, qe, we, linear, np.ones((1, len(we))))[0]
 
     # --------------------------------------------------------------------------- assembly
     def internal_force(self, q, w, linear: bool = True) -> np.ndarray:
@@ -518,9 +600,7 @@ class Frame:
         rhs = np.concatenate([g, np.zeros((len(g), state.kkt.n_rows))], axis=1).T
         psi = state.kkt.solve(rhs)[: self.ndof].T
         we, ed = self._use(w)
-        df = self._element_forces(state.q.ravel()[ed], we + 1j * H_CS, state.linear).imag / H_CS
-        out = np.zeros((len(g), len(self.edges)))
-        out[:, self._idx] = -np.einsum("smc,mc->sm", psi[:, ed], df)
+        out = -self._width_derivative(self._element_forces, state.q.ravel()[ed], we, state.linear, psi[:, ed])
         return out.reshape(np.shape(dC_dq)[:-1] + (len(self.edges),))
 
 

@@ -11,12 +11,18 @@ E, NU, R = 26.0, 0.45, 2.4               # TPU-like modulus [MPa], hub radius [m
 SRC, TGT = np.array([[0, 1]]), np.array([[10, 11], [9, 11]])   # a bonded source, two far bonded targets
 
 
-def lattice_frame(seed=0, nodes=(3, 2, 2)):
+def lattice_frame(seed=0, nodes=(3, 2, 2), fused_ends=False):
     """A cubic-diagonal lattice (3 x 2 x 2 hubs) of 20 mm cells, jittered so no strut is symmetric, random diameters."""
     rng = np.random.default_rng(seed)
     net = cubic_diagonal(*nodes)
     x = net.x * 20.0 + rng.uniform(-1.5, 1.5, net.x.shape)
-    return Frame(x, net.edges, E, NU, R), rng.uniform(0.8, 2.2, net.n_edges), rng
+    return Frame(x, net.edges, E, NU, R, fused_ends=fused_ends), rng.uniform(0.8, 2.2, net.n_edges), rng
+
+
+def moves_neighbours(fr, w):
+    """Struts whose width sets some neighbour's end offset (the crotch beyond the hub sphere)."""
+    J = fr.end_offsets(w)[1].tocoo()          # rows: end slots 2e + s; columns: widths
+    return np.unique(J.col[(J.col != J.row // 2) & (J.data != 0)])
 
 
 def deformed(fr, rng, rot=0.3, disp=0.4):
@@ -80,8 +86,10 @@ def test_corotational_tends_to_linear_as_the_input_vanishes():
 
 @pytest.mark.parametrize("linear", [True, False])
 def test_adjoint_width_gradient_matches_finite_differences(linear):
-    """dC/dw by the adjoint equals central differences of C(w), C = 1/2 sum (eps - 0.01)^2, at 5 % input."""
-    fr, w, rng = lattice_frame(5)
+    """dC/dw by the adjoint equals differences of C(w), C = 1/2 sum (eps - 0.01)^2, at 5 % input, on
+    widths that move their neighbours' end offsets (4-point stencil, h = 1e-3 mm: truncation ~1e-10; the
+    components checked are those within 10x of the largest, above the corotational solve's round-off)."""
+    fr, w, rng = lattice_frame(5, fused_ends=True)
 
     def C(wv):
         st = fr.solve(wv, SRC, [0.05], linear)
@@ -90,10 +98,53 @@ def test_adjoint_width_gradient_matches_finite_differences(linear):
 
     _, st, e = C(w)
     g = fr.adjoint(st, w, fr.pair_gradient(st.q, TGT, linear).T @ (e - 0.01))
-    for k in rng.choice(len(w), 4, replace=False):
+    coupled = moves_neighbours(fr, w)
+    big = coupled[np.abs(g[coupled]) > 0.1 * np.abs(g).max()]
+    assert len(big) >= 4
+    for k in rng.choice(big, 4, replace=False):
         dw = np.zeros_like(w)
-        dw[k] = 1e-4
-        assert g[k] == pytest.approx((C(w + dw)[0] - C(w - dw)[0]) / 2e-4, rel=1e-6, abs=1e-14)
+        dw[k] = 1e-3
+        fd = (8 * (C(w + dw)[0] - C(w - dw)[0]) - (C(w + 2 * dw)[0] - C(w - 2 * dw)[0])) / 12e-3
+        assert g[k] == pytest.approx(fd, rel=1e-6)
+
+
+def test_end_offset_is_where_the_surface_leaves_the_neighbour():
+    """Two round struts 40 degrees apart at one hub, thick enough to stay fused beyond the hub sphere: at
+    the end offset the first strut's cross-section just touches the second strut's cylinder (sampled
+    circle, independent of the closed form); the offsets' width Jacobian is the complex step of the offsets."""
+    phi = np.radians(40)
+    x = np.array([[0, 0, 0], [20, 0, 0], [20 * np.cos(phi), 20 * np.sin(phi), 0]], float)
+    fr = Frame(x, [[0, 1], [0, 2]], E, NU, R, fused_ends=True)
+    w = np.array([2.0, 2.6])
+    a, J = fr.end_offsets(w)
+    assert a[0, 0] > np.sqrt(R ** 2 - w[0] ** 2 / 4) + 0.5          # fused well beyond the hub sphere
+    assert a[0, 1] == pytest.approx(np.sqrt(R ** 2 - w[0] ** 2 / 4))   # the far hub has no neighbour
+    e_j = x[2] / 20
+    t = np.linspace(0, 2 * np.pi, 20001)
+
+    def gap(s):   # distance from the second strut's axis to the nearest point of the section at s, minus r_j
+        pts = np.stack([np.full_like(t, s), w[0] / 2 * np.cos(t), w[0] / 2 * np.sin(t)], 1)
+        return np.min(np.linalg.norm(pts - np.outer(pts @ e_j, e_j), axis=1)) - w[1] / 2
+
+    assert abs(gap(a[0, 0])) < 1e-6 and gap(a[0, 0] - 0.01) < 0 < gap(a[0, 0] + 0.01)
+    for k in range(2):
+        dw = np.zeros(2, complex)
+        dw[k] = 1e-30j
+        assert np.allclose(J[:, k].toarray().ravel(), fr.end_offsets(w + dw)[0].imag.ravel() / 1e-30, rtol=1e-12)
+
+
+def test_energy_width_derivative_includes_the_neighbours():
+    """dU/dw_e at fixed hub dofs (the local rules' element gradient) is the central difference of the total
+    energy; in 3D a width moves its neighbours' end offsets, so their energies change too."""
+    fr, w, rng = lattice_frame(7, fused_ends=True)
+    q = deformed(fr, rng, rot=0.05, disp=0.2)
+    g = fr.energy_width_derivative(q, w, False)
+    for k in rng.choice(moves_neighbours(fr, w), 4, replace=False):
+        dw = np.zeros_like(w)
+        dw[k] = 1e-6
+        dU = (fr.energies(q, w + dw, False) - fr.energies(q, w - dw, False)) / 2e-6
+        assert g[k] == pytest.approx(dU.sum(), rel=1e-6)
+        assert np.count_nonzero(np.abs(dU) > 1e-6 * np.abs(dU).max()) > 1        # neighbours' energies moved
 
 
 @pytest.mark.parametrize("linear", [True, False])
