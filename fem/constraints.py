@@ -13,27 +13,10 @@ as a small dense row ``a`` (length n_holes * gdim, identical on all MPI ranks) a
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg as sla
+
+from mechclln.gauge import determinate_dofs, free_modes, rigid_modes  # rigid_modes: the solvers' rigid motions at dofs
 
 from . import stack
-
-
-def rigid_modes(points: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    """Infinitesimal rigid motions at ``points`` (n, d): array (n * d, 3 in 2D / 6 in 3D), rows blocked."""
-    n, d = points.shape
-    p = points - centre
-    if d == 2:
-        modes = np.zeros((n, 2, 3))
-        modes[:, 0, 0] = 1
-        modes[:, 1, 1] = 1
-        modes[:, 0, 2], modes[:, 1, 2] = -p[:, 1], p[:, 0]
-    else:
-        modes = np.zeros((n, 3, 6))
-        for k in range(3):
-            modes[:, k, k] = 1
-            axis = np.eye(3)[k]
-            modes[:, :, 3 + k] = np.cross(axis, p)
-    return modes.reshape(n * d, -1)
 
 
 def pin_rows(part, nodes) -> np.ndarray:
@@ -101,13 +84,10 @@ def free_rigid_modes(part, pinned) -> tuple[np.ndarray, np.ndarray]:
     keep every pinned hole still; ``a_rigid`` (k, n_holes * d) sets their amplitude in the hub
     displacements to zero (zero mean translation / rotation of the free modes, least squares over hubs).
     """
-    centre = part.centres.mean(axis=0)
-    Z = rigid_modes(part.centres, centre)
-    if len(pinned):
-        P = pin_rows(part, pinned)
-        W = sla.null_space(P @ Z, rcond=1e-10)
-    else:
-        W = np.eye(Z.shape[1])
+    d = part.gdim
+    Z = rigid_modes(part.centres)
+    held = np.array([part.hole_index(int(n)) * d + a for n in pinned for a in range(d)], np.int64)
+    W = free_modes(Z, held, rcond=1e-10)
     return W, (Z @ W).T
 
 
@@ -137,5 +117,4 @@ def choose_fixed_dofs(part, modes_at_dofs: np.ndarray) -> np.ndarray:
             cands.extend((g0 + c, rows[c]) for c in range(part.gdim))
     gidx = np.array([c[0] for c in cands])
     M = np.array([c[1] for c in cands])
-    _, _, piv = sla.qr(M.T, pivoting=True)
-    return np.unique(gidx[piv[:k]])
+    return np.unique(gidx[determinate_dofs(M, k)])

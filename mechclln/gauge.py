@@ -1,5 +1,7 @@
 """Rigid-body modes and the gauge of an equilibrium: which dofs hold rigid motion, and how reported
-positions are aligned.
+positions are aligned. The rigid modes, the modes a set of held dofs leaves free and the choice of
+determinate dofs are written here once: :class:`mechclln.equilibrium.Equilibria`, the floppy-mode check
+(:mod:`mechclln.rigidity`) and the FEM constraints (``fem/constraints.py``) use them.
 
 Pinned nodes and node sources fix their dofs; the rigid-body modes they leave free are removed by fixing a
 statically determinate set of dofs (picked by a pivoted QR of the rigid modes), which carries no reaction
@@ -13,18 +15,36 @@ import numpy as np
 import scipy.linalg as sla
 
 
-def rigid_modes(X: np.ndarray) -> np.ndarray:
-    """Infinitesimal rigid-body modes about the centroid of ``X``: (N*d, d(d+1)/2), orthonormal columns."""
-    N, d = X.shape
-    Y = X - X.mean(0)
+def rigid_modes(x: np.ndarray, centre: np.ndarray | None = None) -> np.ndarray:
+    """Infinitesimal rigid-body motions of the points ``x`` (N, d) about ``centre`` (default: their
+    centroid): (N*d, d(d+1)/2), rows blocked per point; translations along the axes, then rotations
+    ``w x (x - centre)`` about the axes (2D: the one about z). Not normalised."""
+    N, d = x.shape
+    Y = x - (x.mean(0) if centre is None else centre)
     modes = [np.tile(np.eye(d)[a], N) for a in range(d)]
     if d == 2:
         modes.append(np.column_stack([-Y[:, 1], Y[:, 0]]).ravel())
     else:
         for w in np.eye(3):
             modes.append(np.cross(w, Y).ravel())
-    q, _ = np.linalg.qr(np.column_stack(modes))
-    return q
+    return np.column_stack(modes)
+
+
+def rigid_basis(x: np.ndarray) -> np.ndarray:
+    """Orthonormal basis (N*d, r) of the rigid motions of the points ``x``; r = their rank (d(d+1)/2 unless
+    the points are degenerate: one point, or collinear in 3D)."""
+    u, s, _ = np.linalg.svd(rigid_modes(x), full_matrices=False)
+    return u[:, s > 1e-10 * max(s.max(), 1.0)]
+
+
+def free_modes(modes: np.ndarray, held, rcond: float | None = None) -> np.ndarray:
+    """Orthonormal coefficients W (r, k) of the combinations ``modes @ W`` of rigid ``modes`` (n, r) that
+    vanish at the rows ``held`` (index or mask; none held: the identity). ``rcond``: relative singular
+    value below which a combination counts as vanishing (scipy's default when None)."""
+    at_held = modes[held]
+    if not len(at_held):
+        return np.eye(modes.shape[1])
+    return sla.null_space(at_held, rcond) if rcond is not None else sla.null_space(at_held)
 
 
 def determinate_dofs(modes: np.ndarray, k: int) -> np.ndarray:
@@ -45,9 +65,8 @@ class Gauge:
     def __init__(self, X: np.ndarray, anchored: np.ndarray, tether: bool):
         N, d = X.shape
         self.X = X
-        R = rigid_modes(X)
-        null = sla.null_space(R[anchored]) if anchored.any() else np.eye(R.shape[1])
-        R_rem = R @ null
+        R = rigid_basis(X)
+        R_rem = R @ free_modes(R, anchored)
         self.n_ground = R_rem.shape[1] if not tether else 0
         fixed = anchored.copy()
         if self.n_ground:

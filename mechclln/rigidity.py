@@ -32,6 +32,7 @@ import scipy.linalg as la
 import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 
+from .gauge import free_modes, rigid_basis
 from .network import Network
 
 ZERO_TOL = 1e-10   # eigenvalue / matrix scale below which a mode is a zero mode
@@ -113,29 +114,10 @@ def compatibility_matrix(x: np.ndarray, edges: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((vals, (rows, cols)), shape=(len(edges), d * n))
 
 
-def rigid_body_basis(x: np.ndarray) -> np.ndarray:
-    """Orthonormal basis (dN x r) of the infinitesimal rigid motions of the points ``x`` (r = rank)."""
-    n, d = x.shape
-    c = x - x.mean(0)
-    modes = [np.tile(np.eye(d)[a], n) for a in range(d)]
-    for a, b in ((0, 1), (0, 2), (1, 2))[: d * (d - 1) // 2]:
-        rot = np.zeros((n, d))
-        rot[:, a], rot[:, b] = -c[:, b], c[:, a]
-        modes.append(rot.ravel())
-    u, s, _ = np.linalg.svd(np.array(modes).T, full_matrices=False)
-    return u[:, s > 1e-10 * max(s.max(), 1.0)]
-
-
 def _rigid_motions(x: np.ndarray, is_pinned: np.ndarray) -> np.ndarray:
     """Basis (dN x r) of the rigid motions of all nodes that leave every pinned node in place."""
-    d = x.shape[1]
-    R = rigid_body_basis(x)
-    if not is_pinned.any():
-        return R
-    at_pins = R.reshape(len(x), d, -1)[is_pinned].reshape(-1, R.shape[1])
-    _, s, vt = np.linalg.svd(at_pins)
-    rank = int(np.sum(s > 1e-10 * max(s.max(), 1.0)))
-    return R @ vt[rank:].T
+    R = rigid_basis(x)
+    return R @ free_modes(R, np.repeat(is_pinned, x.shape[1]), rcond=1e-10)
 
 
 def _strip_dangling(x, edges, is_pinned):
