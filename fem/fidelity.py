@@ -84,10 +84,11 @@ def mesh_part(gpart, elements_across: int = 2, mesh_size: float | None = None, c
     return pt
 
 
-def fem_responses(pt, gpart, task, finite_strain: bool = True, steps_per: float = 0.05):
-    """Target strains (n_ex, T) of linear and finite-strain FEM, and the linear model and states."""
-    lin = linear.LinearModel(pt, pinned=gpart.pinned)
-    nh = finite.FiniteStrainModel(pt, pinned=gpart.pinned) if finite_strain else None
+def fem_responses(pt, gpart, task, finite_strain: bool = True, steps_per: float = 0.05, factor=1.0):
+    """Target strains (n_ex, T) of linear and finite-strain FEM, and the linear model and states;
+    ``factor`` (number or DG0 field) scales the modulus cell-wise."""
+    lin = linear.LinearModel(pt, pinned=gpart.pinned, factor=factor)
+    nh = finite.FiniteStrainModel(pt, pinned=gpart.pinned, factor=factor) if finite_strain else None
     out = {"linear": [], "finite": [], "states": [], "finite_states": []}
     for ex in range(task.source_strains.shape[0]):
         s = task.source_strains[ex]

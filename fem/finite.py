@@ -19,9 +19,10 @@ from .linear import State
 
 
 class FiniteStrainModel:
-    """Neo-Hookean model of ``part`` with ``pinned`` nodes; ``solve`` returns a :class:`State`."""
+    """Neo-Hookean model of ``part`` with ``pinned`` nodes; ``solve`` returns a :class:`State`.
+    ``factor`` (number or DG0 field) scales the modulus cell-wise, as in the linear model."""
 
-    def __init__(self, part, pinned=(), rtol: float = 1e-9, max_iter: int = 25):
+    def __init__(self, part, pinned=(), rtol: float = 1e-9, max_iter: int = 25, factor=1.0):
         dfx = stack.dolfinx()
         import ufl
 
@@ -31,7 +32,7 @@ class FiniteStrainModel:
         self.u = dfx.fem.Function(part.V, name="displacement")
         v = ufl.TestFunction(part.V)
         du = ufl.TrialFunction(part.V)
-        energy = elasticity.thickness_factor(part) * elasticity.neo_hookean_density(part, self.u) * ufl.dx
+        energy = elasticity.thickness_factor(part) * factor * elasticity.neo_hookean_density(part, self.u) * ufl.dx
         residual = ufl.derivative(energy, self.u, v)
         self.energy = dfx.fem.form(energy)
         self.residual = dfx.fem.form(residual)
