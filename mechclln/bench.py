@@ -124,26 +124,47 @@ def fresh_kkt_solve(eq, k, l, rows, x0):
 
 
 def fire_relax(eq, k, l, rows, x0, tol: float = 1e-8, max_steps: int = 200000):
-    """FIRE (Bitzek et al. 2006, unit masses) on the free dofs with the constraint rows held by projection:
-    forces and velocities are projected onto the rows' tangent space and positions corrected back onto the
-    rows. Converged when ``|projected force|_inf <= tol * mean(k) * mean bond length`` and every row holds
-    to 1e-10. Returns (positions, steps, converged)."""
-    from .springs import pair_measure
+    """FIRE (:func:`mechclln.minimise.fire`, the FIRE 2.0 variant, unit masses) on the free dofs with the
+    constraint rows held by projection: forces and velocities are projected onto the rows' tangent space
+    and positions corrected back onto the rows. Converged when ``|projected force|_inf <= tol * mean(k) *
+    mean bond length`` and every row holds to 1e-10. Returns (positions, steps, converged)."""
+    from .minimise import fire
+    from .springs import incidence, pair_measure
 
     X, E = eq.X, eq.net.edges
     N, d = X.shape
     free = eq.free
-    m_e = len(E)
-    D = sp.csr_matrix((np.r_[np.ones(m_e), -np.ones(m_e)], (np.r_[np.arange(m_e), np.arange(m_e)],
-                                                             np.r_[E[:, 0], E[:, 1]])), shape=(m_e, N))
+    D = incidence(N, E).T.tocsr()          # (E, N): edge difference vectors x_i - x_j
     Dt = D.T.tocsr()
     harmonic = eq.model == "harmonic"
     r0, n_ref, _ = pair_measure("harmonic", X, X, E)
     DX = D @ X
-    target = np.concatenate([rows.pair_value, rows.dof_value])
+    target = rows.values
     fscale = float(np.mean(k)) * eq.rbar
+    x = x0.copy()
+    xf = x.ravel()          # view
 
-    def force(x):
+    def on_rows():
+        """Row residuals, Jacobian and (A A^T)^-1 at the current positions."""
+        vals, geo = eq.measure_rows(x, rows)
+        A = eq.jacobian(rows, geo).toarray()
+        return vals - target, A, np.linalg.inv(A @ A.T) if len(A) else np.zeros((0, 0))
+
+    def project(v):
+        A, G = at["A"], at["G"]
+        return v - A.T @ (G @ (A @ v)) if len(A) else v
+
+    def correct(q):
+        """Move q (the free dofs) back onto the rows."""
+        c, at["A"], at["G"] = on_rows()
+        if len(c):
+            q -= at["A"].T @ (at["G"] @ c)
+            xf[free] = q
+
+    def force(q):
+        xf[free] = q
+        if not harmonic:
+            correct(q)
         dx = D @ x
         if harmonic:
             n = n_ref
@@ -151,47 +172,20 @@ def fire_relax(eq, k, l, rows, x0, tol: float = 1e-8, max_steps: int = 200000):
         else:
             p = np.linalg.norm(dx, axis=1)
             n = dx / p[:, None]
-        return -(Dt @ ((k * (p - l))[:, None] * n)).ravel()[free]
+        return project(-(Dt @ ((k * (p - l))[:, None] * n)).ravel()[free])
 
-    def jacobian(x):
-        vals, geo = eq.measure_rows(x, rows)
-        A = eq.jacobian(rows, geo).toarray()
-        return vals - target, A, np.linalg.inv(A @ A.T) if len(A) else np.zeros((0, 0))
+    def done(q, f):
+        c = on_rows()[0] if not harmonic else (eq.measure_rows(x, rows)[0] - target)
+        return np.abs(f).max() <= tol * fscale and (not len(c) or np.abs(c).max() <= 1e-10)
 
-    def project(v, A, G):
-        return v - A.T @ (G @ (A @ v)) if len(A) else v
-
-    x = x0.copy()
-    xf = x.ravel()          # view
+    at = {}
+    q = xf[free].copy()
     for _ in range(3):      # start on the rows
-        c, A, G = jacobian(x)
-        if len(c):
-            xf[free] -= A.T @ (G @ c)
+        correct(q)
     dt_max = 1.0 / np.sqrt(np.max(np.bincount(E.ravel(), weights=np.repeat(k, 2), minlength=N)))
-    dt, alpha, n_pos = 0.25 * dt_max, 0.1, 0
-    v = np.zeros(len(free))
-    for step in range(max_steps):
-        if not harmonic:
-            c, A, G = jacobian(x)
-            if len(c):
-                xf[free] -= A.T @ (G @ c)
-        f = project(force(x), A, G)
-        c = jacobian(x)[0] if not harmonic else (eq.measure_rows(x, rows)[0] - target)
-        if np.abs(f).max() <= tol * fscale and (not len(c) or np.abs(c).max() <= 1e-10):
-            return x, step, True
-        if f @ v > 0:
-            n_pos += 1
-            if n_pos > 5:
-                dt, alpha = min(1.1 * dt, dt_max), 0.99 * alpha
-        else:
-            n_pos, dt, alpha = 0, 0.5 * dt, 0.1
-            xf[free] -= 0.5 * dt * v
-            v[:] = 0.0
-        v += dt * f
-        v = (1 - alpha) * v + alpha * np.linalg.norm(v) / max(np.linalg.norm(f), 1e-300) * f
-        v = project(v, A, G)
-        xf[free] += dt * v
-    return x, max_steps, False
+    q, steps, ok = fire(q, force, done, 0.25 * dt_max, dt_max, max_steps, variant="fire2", project=project)
+    xf[free] = q
+    return x, steps, ok
 
 
 def _clamped_rows(tr, ex, free_state, eta):

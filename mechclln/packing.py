@@ -32,6 +32,7 @@ import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from .errors import fail
+from .minimise import fire
 from .network import Network, make_network
 from .rigidity import floppy_modes
 
@@ -122,32 +123,12 @@ def _compress(n, dim, size_ratio, z_target, rng):
 
 
 def _minimise(pos, radii, box, ftol=FORCE_TOL):
-    """Nearest energy minimum of the harmonic soft-sphere packing in the periodic box, by FIRE.
-
-    FIRE (Bitzek et al. 2006, unit masses, dt_max = 0.5 in units of the contact stiffness): velocity
-    Verlet-like steps with the velocity mixed towards the force while the power F.v stays positive, and
-    a halved time step and zeroed velocity when it turns negative. Stops at max |F| < ``ftol``.
-    Returns positions wrapped into [0, box).
+    """Nearest energy minimum of the harmonic soft-sphere packing in the periodic box, by FIRE
+    (:func:`mechclln.minimise.fire`, the 2006 variant, unit masses, dt_max = 0.5 in units of the contact
+    stiffness). Stops at max |F| < ``ftol``. Returns positions wrapped into [0, box).
     """
-    x = pos.copy()
-    force = _force_field(radii, box)
-    v = np.zeros_like(x)
-    f = force(x)
-    dt, alpha, n_pos = FIRE_DT, FIRE_ALPHA, 0
-    for _ in range(FIRE_MAX_STEPS):
-        if np.abs(f).max() < ftol:
-            break
-        if np.sum(f * v) > 0:  # plain sums, not BLAS: BLAS threads cost more than they give here
-            v = (1 - alpha) * v + alpha * np.sqrt(np.sum(v * v) / np.sum(f * f)) * f
-            n_pos += 1
-            if n_pos > FIRE_N_MIN:
-                dt, alpha = min(1.1 * dt, FIRE_DT_MAX), 0.99 * alpha
-        else:
-            dt, alpha, n_pos = 0.5 * dt, FIRE_ALPHA, 0
-            v[:] = 0
-        v += dt * f
-        x += dt * v
-        f = force(x)
+    x, _, _ = fire(pos.copy(), _force_field(radii, box), lambda x, f: np.abs(f).max() < ftol, FIRE_DT,
+                   FIRE_DT_MAX, FIRE_MAX_STEPS, alpha0=FIRE_ALPHA, n_min=FIRE_N_MIN)
     return np.mod(x, box)
 
 
