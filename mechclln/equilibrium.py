@@ -34,11 +34,12 @@ from . import newton
 from .errors import MechcllnError
 from .gauge import Gauge
 from .harmonic import harmonic_solutions
-from .linalg import ReusableSolver, kkt_solve
+from .banded import BandAssembler
+from .linalg import ReusableSolver, backend_for, kkt_solve
 from .network import Network
 from .newton import EquilibriumNotFound
 from .rows import Rows, State, Terminals, join, no_rows, node_dofs
-from .springs import MODELS, PairAssembler, incidence, pair_measure, scatter_pair_vectors
+from .springs import MODELS, PairAssembler, incidence, pair_measure
 from .task import Task
 
 __all__ = ["Equilibria", "EquilibriumNotFound", "FLOPPY_REMEDY", "Response", "Rows", "State", "free_states",
@@ -85,8 +86,14 @@ class Equilibria:
         t = self.terminals
         self.src_pairs, self.tgt_pairs, self.term_pairs, self.term_r0 = t.src_pairs, t.tgt_pairs, t.pairs, t.r0
         self.src_dofs, self.tgt_dofs = t.src_dofs, t.tgt_dofs
-        self.assembler = PairAssembler(np.vstack([net.edges, self.term_pairs]), d, self.dof_map)
+        self._pairs = pairs = np.vstack([net.edges, self.term_pairs])
+        self.assembler = PairAssembler(pairs, d, self.dof_map)
+        # below the dense crossover the Newton matrices are assembled in band storage (mechclln.banded)
+        self.band = BandAssembler(pairs, d, self.dof_map, self.tether) \
+            if len(self.free) and backend_for(len(self.free)) == "dense" else None
         self._incidence = incidence(net.n_nodes, net.edges)   # forces of the edges: one sparse product
+        self._incidence_all = incidence(net.n_nodes, pairs)   # of the edges and the terminal pairs
+        self._refs: dict = {}
         self._solvers: dict[int, ReusableSolver] = {}
         self._dropped_factorizations = 0
         self._solver_k: dict[int, np.ndarray] = {}
@@ -115,22 +122,32 @@ class Equilibria:
         """Constraint Jacobian ``A`` over the free dofs (``row_geo``: from :meth:`measure_rows`)."""
         return self.terminals.jacobian(rows, row_geo)
 
+    def kkt_jacobian(self, rows: Rows, row_geo):
+        """:meth:`jacobian` in the form the solver's KKT solves take: dense on the band (small) path."""
+        return self.terminals.jacobian(rows, row_geo, dense=self.band is not None)
+
     # ------------------------------------------------------------------------------------ Lagrangian
     def edge_measure(self, x):
         """pair_measure of the edges; the harmonic model's reference directions are computed once."""
+        E = len(self.net.edges)
+        return tuple(v[:E] for v in self._measure_pairs(x, self.net.edges, self._reference(self.net.edges)))
+
+    def _measure_pairs(self, x, pairs, ref):
+        """pair_measure of ``pairs`` (the harmonic model from their reference geometry ``ref``)."""
         if self.model != "harmonic":
-            return pair_measure(self.model, x, self.X, self.net.edges)
-        i, j = self.net.edges[:, 0], self.net.edges[:, 1]
-        r0, n, c, D = self._edge_reference()
-        du = np.take(x, i, axis=0) - np.take(x, j, axis=0) - D     # np.take: ~5x faster than x[i]
+            return pair_measure(self.model, x, self.X, pairs)
+        r0, n, c, D = ref
+        du = np.take(x, pairs[:, 0], axis=0) - np.take(x, pairs[:, 1], axis=0) - D   # np.take: ~5x faster than x[i]
         return r0 + np.einsum("md,md->m", n, du), n, c    # einsum: (n * du).sum(1) was 3x slower
 
-    def _edge_reference(self):
-        """Edge lengths, directions, zero curvatures and difference vectors in the reference configuration."""
-        if not hasattr(self, "_edge_ref"):
-            i, j = self.net.edges[:, 0], self.net.edges[:, 1]
-            self._edge_ref = pair_measure("harmonic", self.X, self.X, self.net.edges) + (self.X[i] - self.X[j],)
-        return self._edge_ref
+    def _reference(self, pairs):
+        """Lengths, directions, zero curvatures and difference vectors of ``pairs`` (the edges, or the edges
+        then the terminal pairs) in the reference configuration, computed once per pair list."""
+        key = len(pairs)
+        if key not in self._refs:
+            D = self.X[pairs[:, 0]] - self.X[pairs[:, 1]]
+            self._refs[key] = pair_measure("harmonic", self.X, self.X, pairs) + (D,)
+        return self._refs[key]
 
     def residual(self, x, lam, k, l, rows: Rows, forces: bool = True):
         """KKT residual at (x, lam): ``(r1, r2, edge_geo, row_geo, soft)``.
@@ -139,28 +156,42 @@ class Equilibria:
         edges' (p, n, curv), ``row_geo`` the rows' pair geometry, ``soft`` the rows' compliances.
         ``forces=False`` (harmonic model only) skips r1 (returned as None) and the edge measures (the
         reference geometry is returned: the harmonic Hessian does not depend on the state)."""
-        vals, geo = self.measure_rows(x, rows)
         soft = rows.soft
-        r2 = vals - rows.values - soft * lam
         if not forces:
-            return None, r2, self._edge_reference()[:3], geo, soft
-        p, n, c = self.edge_measure(x)
-        g = self.node_forces(x, k, l, p, n)
-        pairs, pn, _, r0 = geo
-        mp = len(pairs)
-        g += scatter_pair_vectors(len(x), pairs, (lam[:mp] / r0)[:, None] * pn)
-        g = g.ravel()
+            vals, geo = self.measure_rows(x, rows)
+            return None, vals - rows.values - soft * lam, self._reference(self.net.edges)[:3], geo, soft
+        # edges and terminal pairs measured together; spring tensions and row multipliers in one product
+        E, mp = len(self.net.edges), len(rows.pair)
+        p, n, c = self._measure_pairs(x, self._pairs, self._reference(self._pairs))
+        vals, geo = self.terminals.measure(x, rows, (p[E:], n[E:], c[E:]))
+        w = np.zeros(len(p))
+        w[:E] = k * (p[:E] - l)
+        np.add.at(w, E + rows.pair, lam[:mp] / geo[3])
+        g = self._forces(x, self._incidence_all, w, n).ravel()
         g[rows.dof] += lam[mp:]
-        return g[self.free], r2, (p, n, c), geo, soft
+        return g[self.free], vals - rows.values - soft * lam, (p[:E], n[:E], c[:E]), geo, soft
 
     def node_forces(self, x, k, l, p, n) -> np.ndarray:
         """dU/dx (N, d) of the springs at edge measures (p, n), plus the tethers'."""
-        g = self._incidence @ ((k * (p - l))[:, None] * n)
+        return self._forces(x, self._incidence, k * (p - l), n)
+
+    def _forces(self, x, inc, tension, n) -> np.ndarray:
+        """Node forces (N, d) of pair ``tension`` along ``n`` (``inc``: the pairs' incidence), plus the tethers'."""
+        g = inc @ (tension[:, None] * n)
         return g + self.tether * (x - self.X) if self.tether else g
 
-    def hessian(self, k, l, lam, edge_geo, row_geo, row_pair) -> sp.csr_matrix:
+    def hessian(self, k, l, lam, edge_geo, row_geo, row_pair, band: bool = False):
         """Hessian ``H_L`` of the Lagrangian over the free dofs: springs, constraint curvature
-        ``lam/r0 * c (I - n n^T)`` of the pair rows (``row_pair``: their terminal-pair indices), tethers."""
+        ``lam/r0 * c (I - n n^T)`` of the pair rows (``row_pair``: their terminal-pair indices), tethers.
+        CSR, or with ``band`` (small systems only) a :class:`mechclln.linalg.BandMatrix`."""
+        n_all, a, b = self._pair_blocks(k, l, lam, edge_geo, row_geo, row_pair)
+        if band:
+            return self.band.assemble(n_all, a, b)
+        H = self.assembler.assemble(n_all, a, b)
+        return H + self.tether * sp.identity(H.shape[0], format="csr") if self.tether else H
+
+    def _pair_blocks(self, k, l, lam, edge_geo, row_geo, row_pair):
+        """Directions and block coefficients (a along n, b across) of every edge and terminal pair in H_L."""
         p, n, c = edge_geo
         pairs, pn, pc, r0 = row_geo
         mp = len(pairs)
@@ -176,8 +207,7 @@ class Equilibria:
             idx = E + row_pair
             n_all[idx] = pn
             np.add.at(b, idx, lam[:mp] / r0 * pc)
-        H = self.assembler.assemble(n_all, a, b)
-        return H + self.tether * sp.identity(H.shape[0], format="csr") if self.tether else H
+        return n_all, a, b
 
     def stiffness(self, k, l, x=None) -> sp.csr_matrix:
         """Hessian of U (no rows) over the free dofs at ``x`` (default: the reference configuration)."""
@@ -230,7 +260,7 @@ class Equilibria:
         """Give ``solver`` the current Hessian; the harmonic one changes only with k."""
         slot = self._slot(slot)
         if self.model == "nonlinear" or not np.array_equal(self._solver_k.get(slot), k):
-            solver.set_matrix(self.hessian(k, l, lam, egeo, rgeo, row_pair))
+            solver.set_matrix(self.hessian(k, l, lam, egeo, rgeo, row_pair, band=self.band is not None))
             self._solver_k[slot] = k.copy()
 
     # ------------------------------------------------------------------------------------ solve
@@ -253,7 +283,7 @@ class Equilibria:
         _, _, egeo, rgeo, soft = self.residual(state.x, state.lam, k, l, state.rows)
         solver = self.solver(slot)
         self.update_matrix(solver, slot, k, l, state.lam, egeo, rgeo, state.rows.pair)
-        A = self.jacobian(state.rows, rgeo)
+        A = self.kkt_jacobian(state.rows, rgeo)
         Y = harmonic_solutions(self, solver, k, l, state.rows, state.x, state.lam)[0] \
             if self.model == "harmonic" else None
         v_free, _ = kkt_solve(solver, A, soft, dC_dx.ravel()[self.free], np.zeros(state.rows.m), Y=Y)

@@ -78,7 +78,7 @@ def newton(eq, k, l, rows: Rows, x0, lam0, slot, max_iter) -> State:
             if f_err <= FORCE_TOL and c_err <= CONSTRAINT_TOL:
                 return State(x, lam, rows, egeo[0], f_err, it)
         eq.update_matrix(solver, slot, k, l, lam, egeo, rgeo, rows.pair)
-        A = eq.jacobian(rows, rgeo)
+        A = eq.kkt_jacobian(rows, rgeo)
         try:
             if r1 is None:
                 Y, w = harmonic_solutions(eq, solver, k, l, rows, x, lam)

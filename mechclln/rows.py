@@ -86,6 +86,7 @@ class Terminals:
         self.src_dofs = node_dofs(task.source_nodes, d) if task else np.zeros(0, np.int64)
         self.tgt_dofs = node_dofs(task.target_nodes, d) if task else np.zeros(0, np.int64)
         self._jacobians: dict = {}
+        self._layouts: dict = {}
 
     def source_rows(self, ex: int) -> Rows:
         """Hard rows imposing example ``ex``'s source strains (node sources are fixed dofs, not rows)."""
@@ -110,38 +111,50 @@ class Terminals:
             x.ravel()[self.src_dofs] += self.task.source_displacements[ex]
         return x
 
-    def measure(self, x, rows: Rows):
-        """Row values c(x): pair strains and node displacements; with the pair geometry (pairs, n, curv, r0)."""
+    def measure(self, x, rows: Rows, measured=None):
+        """Row values c(x): pair strains and node displacements; with the pair geometry (pairs, n, curv, r0).
+        ``measured``: (p, n, curv) of every terminal pair at ``x`` when already known."""
         pairs = self.pairs[rows.pair]
-        p, n, c = pair_measure(self.model, x, self.X, pairs)
+        p, n, c = pair_measure(self.model, x, self.X, pairs) if measured is None else \
+            (v[rows.pair] for v in measured)
         r0 = self.r0[rows.pair]
         disp = (x - self.X).ravel()[rows.dof]
         return np.concatenate([p / r0 - 1.0, disp]), (pairs, n, c, r0)
 
-    def jacobian(self, rows: Rows, geo) -> sp.csr_matrix:
-        """Row Jacobian over the free dofs at the pair geometry ``geo`` (from :meth:`measure`); constant in
-        the harmonic model (cached per row set)."""
+    def jacobian(self, rows: Rows, geo, dense: bool = False):
+        """Row Jacobian over the free dofs at the pair geometry ``geo`` (from :meth:`measure`), CSR or, with
+        ``dense``, an (m, n_free) array (small systems); constant in the harmonic model (cached per row set)."""
         if self.model != "harmonic":
-            return self._build_jacobian(rows, geo)
-        key = (rows.pair.tobytes(), rows.dof.tobytes())
+            return self._build_jacobian(rows, geo, dense)
+        key = (rows.pair.tobytes(), rows.dof.tobytes(), dense)
         if key not in self._jacobians:
-            self._jacobians[key] = self._build_jacobian(rows, geo)
+            self._jacobians[key] = self._build_jacobian(rows, geo, dense)
         return self._jacobians[key]
 
-    def _build_jacobian(self, rows: Rows, geo) -> sp.csr_matrix:
+    def _build_jacobian(self, rows: Rows, geo, dense: bool):
         pairs, n, _, r0 = geo
-        d = self.X.shape[1]
-        mp = len(pairs)
+        rr, cols, keep = self._jacobian_layout(rows, pairs)
         g = n / r0[:, None]
-        rr = np.repeat(np.arange(mp), 2 * d)
-        cc = np.concatenate([pairs[:, :1] * d + np.arange(d), pairs[:, 1:] * d + np.arange(d)], 1).ravel()
-        vv = np.concatenate([g, -g], 1).ravel()
-        rr = np.concatenate([rr, mp + np.arange(len(rows.dof))])
-        cc = np.concatenate([cc, rows.dof])
-        vv = np.concatenate([vv, np.ones(len(rows.dof))])
-        cols = self.dof_map[cc]
-        keep = cols >= 0
-        return sp.csr_matrix((vv[keep], (rr[keep], cols[keep])), shape=(rows.m, self.n_free))
+        vv = np.concatenate([np.concatenate([g, -g], 1).ravel(), np.ones(len(rows.dof))])[keep]
+        if dense:                 # (row, dof) entries are distinct: a pair's two nodes, one dof per node row
+            A = np.zeros((rows.m, self.n_free))
+            A[rr, cols] = vv
+            return A
+        return sp.csr_matrix((vv, (rr, cols)), shape=(rows.m, self.n_free))
+
+    def _jacobian_layout(self, rows: Rows, pairs):
+        """Row and free-dof column of each kept Jacobian entry, and the kept mask (cached per row set):
+        per pair row ``+n/r0`` on node i's dofs then ``-n/r0`` on node j's, then 1 per node row."""
+        key = (rows.pair.tobytes(), rows.dof.tobytes())
+        if key not in self._layouts:
+            d, mp = self.X.shape[1], len(pairs)
+            rr = np.concatenate([np.repeat(np.arange(mp), 2 * d), mp + np.arange(len(rows.dof))])
+            cc = np.concatenate([np.concatenate([pairs[:, :1] * d + np.arange(d), pairs[:, 1:] * d + np.arange(d)],
+                                                1).ravel(), rows.dof])
+            cols = self.dof_map[cc]
+            keep = cols >= 0
+            self._layouts[key] = (rr[keep], cols[keep], keep)
+        return self._layouts[key]
 
 
 def node_dofs(node_axis: np.ndarray, d: int) -> np.ndarray:

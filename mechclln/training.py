@@ -69,31 +69,46 @@ class TrainResult:
     rejections: int = 0           # updates undone because C jumped (> max_rise) or equilibrium was lost
 
 
-def task_error(eq: Equilibria, states: list[State]):
-    """C and, per example, the target errors e = measured - desired and dC/dx (N, d) of each state.
+class TargetError:
+    """The task error of ``eq``'s states: the target rows, weights and desired values, built once.
 
-    C is :func:`mechclln.task.task_error` of the pair strains, with node-terminal displacement errors
-    counted as strains of the mean bond length (``e / rbar``).
-    """
-    task = eq.task
-    n_ex = task.n_examples
-    T = len(task.target_pairs)
-    w = np.concatenate([np.ones(T), np.full(len(eq.tgt_dofs), 1.0 / eq.rbar ** 2)])
-    rows = eq.target_rows(np.zeros(T), np.zeros(len(eq.tgt_dofs)))
-    errs, grads = [], []
-    for ex, st in enumerate(states):
-        vals, geo = eq.measure_rows(st.x, rows)
-        e = vals - task.targets_desired()[ex]
-        pairs, n, _, r0 = geo
-        g = np.zeros_like(st.x)
-        coef = (w[:T] * e[:T] / r0)[:, None] * n / n_ex
-        np.add.at(g, pairs[:, 0], coef)
-        np.subtract.at(g, pairs[:, 1], coef)
-        g.ravel()[eq.tgt_dofs] += w[T:] * e[T:] / n_ex
-        errs.append(e)
-        grads.append(g)
-    C = strain_task_error(np.reshape(errs, (n_ex, -1)) * np.sqrt(w), 0.0)
-    return C, errs, grads
+    ``C`` is :func:`mechclln.task.task_error` of the pair strains, with node-terminal displacement errors
+    counted as strains of the mean bond length (``e / rbar``)."""
+
+    def __init__(self, eq: Equilibria):
+        task = eq.task
+        self.eq, self.n_ex, self.T = eq, task.n_examples, len(task.target_pairs)
+        Tn = len(eq.tgt_dofs)
+        self.rows = eq.target_rows(np.zeros(self.T), np.zeros(Tn))
+        self.w = np.concatenate([np.ones(self.T), np.full(Tn, 1.0 / eq.rbar ** 2)])
+        self.sqrt_w = np.sqrt(self.w)
+        self.desired = task.targets_desired()
+
+    def measure(self, x: np.ndarray):
+        """Target values (pair strains, then displacements) of positions ``x``, with their pair geometry."""
+        return self.eq.measure_rows(x, self.rows)
+
+    def __call__(self, states: list[State]):
+        """C and, per example, the target errors e = measured - desired and dC/dx (N, d) of each state."""
+        T, n_ex, eq = self.T, self.n_ex, self.eq
+        errs, grads = [], []
+        for ex, st in enumerate(states):
+            vals, (pairs, n, _, r0) = self.measure(st.x)
+            e = vals - self.desired[ex]
+            g = np.zeros_like(st.x)
+            coef = (self.w[:T] * e[:T] / r0)[:, None] * n / n_ex
+            np.add.at(g, pairs[:, 0], coef)
+            np.subtract.at(g, pairs[:, 1], coef)
+            g.ravel()[eq.tgt_dofs] += self.w[T:] * e[T:] / n_ex
+            errs.append(e)
+            grads.append(g)
+        C = strain_task_error(np.reshape(errs, (n_ex, -1)) * self.sqrt_w, 0.0)
+        return C, errs, grads
+
+
+def task_error(eq: Equilibria, states: list[State]):
+    """C, the target errors and dC/dx of ``states`` (see :class:`TargetError`)."""
+    return TargetError(eq)(states)
 
 
 class SpringModel:
@@ -105,6 +120,7 @@ class SpringModel:
 
     def __init__(self, eq: Equilibria):
         self.eq, self.task = eq, eq.task
+        self.target = TargetError(eq)
         self._clamped: dict = {}      # example -> (x, lam, free x) of its last other (clamped/nudged) state
 
     @staticmethod
@@ -115,12 +131,12 @@ class SpringModel:
         return free_states(self.eq, params["k"], params["l"], warm)
 
     def task_error(self, states):
-        return task_error(self.eq, states)
+        return self.target(states)
 
     def other_state(self, ex: int, free: State, params, eta: float, soft: float = 0.0) -> State:
-        T = len(self.task.target_pairs)
-        vals, _ = self.eq.measure_rows(free.x, self.eq.target_rows(np.zeros(T), np.zeros(len(self.eq.tgt_dofs))))
-        desired = self.task.targets_desired()[ex]
+        T = self.target.T
+        vals, _ = self.target.measure(free.x)
+        desired = self.target.desired[ex]
         tv = desired if soft else vals + eta * (desired - vals)
         rows = self.eq.join(free.rows, self.eq.target_rows(tv[:T], tv[T:], soft))
         x0, lam0 = free.x, np.concatenate([free.lam, np.zeros(len(tv))])
