@@ -212,8 +212,10 @@ def load_design(run_dir, n_edges: int | None = None, targets_shape: tuple | None
         return out
     c = f.obj("config")
     ints = {"steps": 1, "rounds": 0, "min_struts_per_hub": 1}
+    moves = {"moves": 0, "move_trials": 1, "move_steps": 1}     # absent in designs written before the moves
     config = DesignConfig(model=c.string("model", choices=("corotational", "linear")),
                           **{k: c.integer(k, ge=lo) for k, lo in ints.items()},
+                          **{k: c.integer(k, getattr(DesignConfig, k), ge=lo) for k, lo in moves.items()},
                           **{k: c.number(k, gt=0) for k in ("tol", "damping", "max_step", "floor")})
     wanted = f.array("frame_target_strains_wanted", None, shape=(targets_shape[0], targets_shape[1]), gt=-1) \
         if "frame_target_strains_wanted" in data else None

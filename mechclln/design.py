@@ -115,14 +115,18 @@ class DesignConfig:
     floor: float = 0.02             # width a strut may thin to before it is removed (relaxed phases)
     rounds: int = 5                 # relaxed phases, their floors rising geometrically from floor to lo
     min_struts_per_hub: int = 2
+    moves: int = 40                 # topology moves (one strut removed or re-added at lo) per printable phase
+    move_trials: int = 8            # best-ranked moves re-optimised per move; the best of them is taken
+    move_steps: int = 15            # Gauss-Newton steps of each trial's re-optimisation
 
     def validate(self) -> "DesignConfig":
         if self.model not in ("corotational", "linear"):
             raise MechcllnError(f"design model {self.model!r}: choose 'corotational' or 'linear'")
         if not (self.steps >= 1 and self.tol > 0 and self.damping > 0 and self.max_step > 0 and self.floor > 0
-                and self.rounds >= 0 and self.min_struts_per_hub >= 1):
-            raise MechcllnError("design config: need steps >= 1, tol, damping, max_step, floor > 0, "
-                                "rounds >= 0, min_struts_per_hub >= 1")
+                and self.rounds >= 0 and self.min_struts_per_hub >= 1 and self.moves >= 0
+                and self.move_trials >= 1 and self.move_steps >= 1):
+            raise MechcllnError("design config: need steps >= 1, tol, damping, max_step, floor > 0, rounds >= 0, "
+                                "min_struts_per_hub >= 1, moves >= 0, move_trials >= 1, move_steps >= 1")
         return self
 
 
@@ -255,9 +259,10 @@ def design(frame: Frame, ptask: PairTask, w0, lo: float, hi, config: DesignConfi
     present widths thin to a floor that rises geometrically from ``floor`` to ``lo``; after each, the
     struts that want to be thinner than the next floor (below the geometric mean of the two floors) are
     removed where every hub keeps its struts and the part stays in one piece. The printable phase then holds
-    every present width in ``[lo, hi_e]``; while it stalls above ``tol``, pruning removes the struts at the
-    printable minimum whose gradient asks most for thinner ones (batches that halve when a removal does
-    not lower C). Linear frame first; for the corotational model a corotational phase last (the task's
+    every present width in ``[lo, hi_e]``; while it stalls above ``tol``, topology moves change the struts
+    one at a time (:func:`ranked_moves`: a present strut removed or a removed one added at ``lo``; the
+    ``move_trials`` best-ranked are re-optimised and the best taken if it lowers C, else the phase ends).
+    Linear frame first; for the corotational model a corotational phase last (the task's
     actuation at finite rotation)."""
     cfg = (config or DesignConfig()).validate()
     t0 = time.perf_counter()
@@ -265,7 +270,7 @@ def design(frame: Frame, ptask: PairTask, w0, lo: float, hi, config: DesignConfi
     hist: list = []
     linear_only = cfg.model == "linear"
     C_start = task_error(respond(frame, w, ptask, linear_only)[1], ptask.wanted)
-    floors = cfg.floor * (lo / cfg.floor) ** (np.arange(cfg.rounds + 1) / cfg.rounds)
+    floors = cfg.floor * (lo / cfg.floor) ** (np.arange(cfg.rounds + 1) / max(cfg.rounds, 1))
     deep = replace(cfg, tol=1e-3 * cfg.tol)   # relaxed phases (cheap, linear) go deeper: decisive thinning
     for rnd in range(cfg.rounds if relax else 0):
         w, C, _ = gauss_newton(frame, ptask, w, floors[rnd], hi, deep, True, progress=progress,
@@ -285,32 +290,87 @@ def design(frame: Frame, ptask: PairTask, w0, lo: float, hi, config: DesignConfi
     return DesignResult(w, C, C_start, eps, hist, time.perf_counter() - t0)
 
 
+def toggled_strains(frame: Frame, w, ptask: PairTask, lo: float) -> np.ndarray:
+    """Change of the target strains (E, n_ex, T) of the linear frame when strut e alone is toggled: removed
+    if present, added at width ``lo`` if removed. Exact for the linear frame: a Woodbury update of its
+    factored KKT matrix by the strut's (2 nd x 2 nd) element stiffness, all struts at once."""
+    E, nc = len(w), 2 * frame.nd
+    wk = np.where(w > 0, w, lo)                    # every strut at its width, or at lo where it would be added
+    frame._use(wk)
+    dK = frame._element_tangent(np.zeros((E, nc)), wk, True) * np.where(w > 0, -1.0, 1.0)[:, None, None]
+    d = frame.edofs
+    out = np.zeros((E, ptask.n_examples, len(ptask.target_pairs)))
+    for ex, st in enumerate(respond(frame, w, ptask, True)[0]):
+        if st.kkt is None:                         # the rest example: no response, whatever the struts
+            continue
+        n = frame.ndof
+        Z = st.kkt.solve(np.vstack([np.eye(n), np.zeros((st.kkt.n_rows, n))]))[:n]      # K^-1 on the dofs
+        GZ = frame.pair_gradient(st.q, ptask.target_pairs, True) @ Z                      # (T, ndof)
+        q = st.q.ravel()
+        corr = np.linalg.solve(np.eye(nc) + dK @ Z[d[:, :, None], d[:, None, :]], dK @ q[d][:, :, None])
+        out[:, ex] = -np.einsum("tec,ec->et", GZ[:, d], corr[:, :, 0])
+    return out
+
+
+def ranked_moves(frame: Frame, ptask: PairTask, w, lo: float, hi, cfg: DesignConfig, linear: bool) -> np.ndarray:
+    """Topology moves at the printable minimum, best first: each removable present strut (hubs keep their
+    struts, one piece) and each removed strut that fits at ``lo``, ranked by the C that one bounded
+    Gauss-Newton step (current Jacobian, the moved strut held) predicts after the move; the move's own
+    effect is exact in the linear frame (:func:`toggled_strains`), added to the current strains."""
+    hi = np.broadcast_to(np.asarray(hi, float), w.shape)
+    present = w > 0
+    on = np.flatnonzero(present)
+    cands = [int(e) for e in np.flatnonzero(~present & (hi >= lo))]
+    cands += [int(e) for e in on if removable(frame.edges, frame.n, present, [e], cfg.min_struts_per_hub).size]
+    states, eps = respond(frame, w, ptask, linear)
+    weight = np.sqrt(1.0 / ptask.n_examples)
+    J = jacobian(frame, w, states, ptask)[:, on] * weight
+    mu = 1e-9 * float(np.max(np.sum(J ** 2, axis=0)) or 1.0)
+    moved = eps[None] + toggled_strains(frame, w, ptask, lo)
+    lb = np.maximum(lo - w[on], -cfg.max_step)
+    ub = np.minimum(hi[on] - w[on], cfg.max_step)
+    predicted = []
+    for e in cands:
+        r = (moved[e] - ptask.wanted).ravel() * weight
+        held = on == e
+        d = _bounded_step(J, r, np.where(held, 0.0, lb), np.where(held, 0.0, ub), mu)
+        predicted.append(0.5 * float(np.sum((r + J @ d) ** 2)))
+    return np.array(cands, np.int64)[np.argsort(predicted, kind="stable")]
+
+
 def _printable(frame, ptask, w, lo, hi, cfg, linear, progress, hist):
-    """Printable phase with pruning (see :func:`design`); returns (widths, C)."""
+    """Printable phase with topology moves (see :func:`design`); returns (widths, C)."""
     name = "linear" if linear else "corotational"
     w, C, _ = gauss_newton(frame, ptask, w, lo, hi, cfg, linear, progress=progress,
                            phase=f"printable {name}", history=hist)
     c_ref = task_error(np.zeros_like(ptask.wanted), ptask.wanted) or 1.0
-    batch = max(1, int(0.02 * np.sum(w > 0)))
-    while C / c_ref > cfg.tol and batch >= 1:
-        states, eps = respond(frame, w, ptask, linear)
-        g = jacobian(frame, w, states, ptask).T @ (eps - ptask.wanted).ravel()
-        at_lo = np.flatnonzero((w > 0) & (w <= lo * (1 + 1e-9)) & (g > 0))
-        gone = removable(frame.edges, frame.n, w > 0, at_lo[np.argsort(-g[at_lo])], cfg.min_struts_per_hub)[:batch]
-        if not gone.size:
+    trial_cfg = replace(cfg, steps=cfg.move_steps)
+    for _ in range(cfg.moves):
+        if C / c_ref <= cfg.tol:
             break
-        trial = w.copy()
-        trial[gone] = 0.0
-        try:
-            trial, Ct, _ = gauss_newton(frame, ptask, trial, lo, hi, cfg, linear, phase=f"pruned {name}",
-                                        history=hist)
-        except MechcllnError:
-            Ct = np.inf
-        if Ct < C:
-            w, C = trial, Ct
-            hist[-1]["removed"] = int(gone.size)
-        else:
-            batch //= 2
+        best = None
+        for e in ranked_moves(frame, ptask, w, lo, hi, cfg, linear)[: cfg.move_trials]:
+            trial, steps = w.copy(), []
+            trial[e] = 0.0 if w[e] > 0 else lo
+            try:
+                trial, Ct, _ = gauss_newton(frame, ptask, trial, lo, hi, trial_cfg, linear,
+                                            phase=f"move {name}", history=steps)
+            except MechcllnError:        # the moved frame snaps under the actuation: not a move
+                continue
+            if Ct < C and (best is None or Ct < best[1]):
+                best = (trial, Ct, e, steps)
+        if best is None:
+            break
+        w, C, e, steps = best
+        move = {"move": "removed" if w[e] == 0 else "added", "strut": int(e)}
+        if steps:                        # the move is recorded on the last step of its re-optimisation
+            steps[-1].update(move)
+        else:                            # the move alone reached tol
+            steps = [{"phase": f"move {name}", "step": 0, "C": C, "damping": None, "accepted": True,
+                      "struts": int(np.sum(w > 0)), "seconds": 0.0, **move}]
+        hist.extend(steps)
+        if progress:
+            progress(f"move {name}", len(hist), C)
     return w, C
 
 

@@ -6,7 +6,8 @@ import pytest
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from mechclln.design import DesignConfig, PairTask, PrintErrors, jacobian, respond, sampled_errors
+from mechclln.design import (DesignConfig, PairTask, PrintErrors, design, jacobian, removable, respond, sampled_errors,
+                             toggled_strains)
 from mechclln.geometry.design_run import design_network, frame_part
 from mechclln.geometry.spec import PartSpec
 from mechclln.packing import jammed_network
@@ -26,6 +27,14 @@ def small():
 def designed(small):
     net, task = small
     return design_network(net, task, SPEC, "tpu95a", DesignConfig(model="corotational"))
+
+
+def assert_one_piece_with_two_struts_per_hub(net, present):
+    deg = np.bincount(net.edges[present].ravel(), minlength=net.n_nodes)
+    assert deg.min() >= 2
+    ed = net.edges[present]
+    g = coo_matrix((np.ones(len(ed)), (ed[:, 0], ed[:, 1])), shape=(net.n_nodes,) * 2)
+    assert connected_components(g, directed=False)[0] == 1
 
 
 def test_jacobian_matches_finite_differences(small):
@@ -52,13 +61,47 @@ def test_design_does_the_task_and_is_printable(small, designed):
     on = w > 0
     assert np.all(w[on] >= fp.lo - 1e-12) and np.all(w[on] <= fp.hi[on] + 1e-12)
     assert res.removed.size > 0
-    deg = np.bincount(net.edges[on].ravel(), minlength=net.n_nodes)
-    assert deg.min() >= 2
-    ed = net.edges[on]
-    g = coo_matrix((np.ones(len(ed)), (ed[:, 0], ed[:, 1])), shape=(net.n_nodes,) * 2)
-    assert connected_components(g, directed=False)[0] == 1
+    assert_one_piece_with_two_struts_per_hub(net, on)
     # the recorded strains are the frame's own response at the designed widths
     assert np.allclose(respond(fp.frame, w, PairTask.of(task), False)[1], res.strains, atol=1e-12)
+
+
+def test_toggled_strains_match_solves_of_the_moved_frame(small, designed):
+    """A strut removed, or a removed one added at the printable minimum: the Woodbury update of the linear
+    frame's target strains equals a new linear solve of the frame with that strut toggled."""
+    net, task = small
+    fp, res, _ = designed
+    pt, w = PairTask.of(task), res.widths
+    moved = toggled_strains(fp.frame, w, pt, fp.lo)
+    base = respond(fp.frame, w, pt, True)[1]
+    for e in (res.removed[0], res.removed[-1], *removable(net.edges, net.n_nodes, w > 0, np.flatnonzero(w > 0))[:2]):
+        wt = w.copy()
+        wt[e] = 0.0 if w[e] > 0 else fp.lo
+        direct = respond(fp.frame, wt, pt, True)[1] - base
+        assert np.abs(direct).max() > 1e-6          # the move changes the response
+        assert np.allclose(moved[e], direct, rtol=1e-8, atol=1e-12)
+
+
+def test_topology_moves_lower_C_and_keep_the_part_printable(small):
+    """From every strut present (no relaxed phases) Gauss-Newton stalls in the printable range; each
+    accepted topology move lowers C, and after every move each hub keeps 2 struts and the part is one
+    piece (the topology replayed from the recorded moves)."""
+    net, task = small
+    fp = frame_part(net, SPEC)
+    cfg = DesignConfig(model="linear", rounds=0, steps=10, moves=3, move_trials=2, move_steps=8)
+    res = design(fp.frame, PairTask.of(task), fp.w0, fp.lo, fp.hi, cfg)
+    h = res.history
+    at = [i for i, step in enumerate(h) if "move" in step]
+    assert len(at) == cfg.moves
+    before = [step["C"] for step in h if step["phase"] == "printable linear"][-1]
+    assert np.all(np.diff([before] + [h[i]["C"] for i in at]) < 0)
+    present = fp.w0 > 0
+    for i in at:
+        present[h[i]["strut"]] = h[i]["move"] == "added"
+        assert_one_piece_with_two_struts_per_hub(net, present)
+    assert np.array_equal(present, res.widths > 0)
+    on = res.widths > 0
+    assert np.all(res.widths[on] >= fp.lo - 1e-12) and np.all(res.widths[on] <= fp.hi[on] + 1e-12)
 
 
 def test_robust_design_lowers_the_95th_percentile(small, designed):
@@ -117,10 +160,10 @@ def test_correct_refuses_a_broken_design_file_before_any_fem(tmp_path, small, fi
     from mechclln.geometry.design_run import write_design_run
 
     net, task = small
-    fp, res, _ = design_network(net, task, SPEC, "tpu95a", DesignConfig(model="linear", steps=2, rounds=1))
+    fp, res, _ = design_network(net, task, SPEC, "tpu95a", DesignConfig(model="linear", steps=2, rounds=1, moves=0))
 
     run = tmp_path / "d"
-    write_design_run(run, fp, res, task, DesignConfig(model="linear", steps=2, rounds=1))
+    write_design_run(run, fp, res, task, DesignConfig(model="linear", steps=2, rounds=1, moves=0))
     d = json.loads((run / "design.json").read_text())
     d[field] = value if field != "config" else {**d["config"], **value}
     (run / "design.json").write_text(json.dumps(d))
