@@ -1,5 +1,6 @@
-"""The performance harness runs on a small size and its baselines solve the same physics; the harmonic
-fast path (one block solve shared by every state) and the MUMPS backend give the same equilibria."""
+"""The performance harness (benchmarks/step_bench.py, run by `mechclln bench`) runs on a small size and its
+baselines solve the same physics; the harmonic fast path (one block solve shared by every state) and the
+MUMPS backend give the same equilibria."""
 import json
 
 import numpy as np
@@ -10,21 +11,23 @@ from mechclln.equilibrium import Equilibria, free_states
 from mechclln.linalg import ReusableSolver, SuperLUFactor, backend_for, factorize
 from mechclln.task import random_task
 
+step_bench = bench.harness()    # benchmarks/step_bench.py
+
 
 def test_harness_writes_results_table_and_plot(tmp_path):
     """One tiny 2D case: results.json, RESULTS.md and a PNG appear; the fresh KKT solves reproduce the
     trainer's states to 1e-10 bond lengths and warm FIRE converges to within 1e-3 bond lengths of them."""
-    res = bench.run([(2, 64)], steps=2, out_dir=tmp_path, fire_tol=1e-8, log=lambda *a: None)
+    res = step_bench.run([(2, 64)], steps=2, out_dir=tmp_path, fire_tol=1e-8, log=lambda *a: None)
     case = res["cases"][0]
     assert case["fresh_max_dx"] < 1e-10
     assert case["fire_converged"] and case["fire_max_dx"] < 1e-3
     assert set(case["variants"]) == set(bench.VARIANTS)
-    saved = json.loads((tmp_path / bench.RESULTS_JSON).read_text())
+    saved = json.loads((tmp_path / step_bench.RESULTS_JSON).read_text())
     assert saved["cases"][0]["n_nodes"] == case["n_nodes"]
-    assert "| 2 | 64 |" in (tmp_path / bench.RESULTS_MD).read_text()
-    assert (tmp_path / bench.PLOT).read_bytes()[:4] == b"\x89PNG"
-    bench.run([(3, 27)], steps=2, out_dir=tmp_path, variants=("harmonic_kl",), merge=True, log=lambda *a: None)
-    merged = json.loads((tmp_path / bench.RESULTS_JSON).read_text())
+    assert "| 2 | 64 |" in (tmp_path / step_bench.RESULTS_MD).read_text()
+    assert (tmp_path / step_bench.PLOT).read_bytes()[:4] == b"\x89PNG"
+    step_bench.run([(3, 27)], steps=2, out_dir=tmp_path, variants=("harmonic_kl",), merge=True, log=lambda *a: None)
+    merged = json.loads((tmp_path / step_bench.RESULTS_JSON).read_text())
     assert [(c["dim"], c["run"]) for c in merged["cases"]] == [(2, 0), (3, 1)] and len(merged["runs"]) == 2
 
 
@@ -35,7 +38,7 @@ def test_fire_reaches_the_newton_equilibrium(model):
     task = random_task(net, n_targets=2, source_strain=0.03, seed=1)
     eq = Equilibria(net, task, model)
     st = free_states(eq, net.k, net.l)[1]
-    x, steps, ok = bench.fire_relax(eq, net.k, net.l, st.rows, eq.initial_x(1), tol=1e-10)
+    x, steps, ok = step_bench.fire_relax(eq, net.k, net.l, st.rows, eq.initial_x(1), tol=1e-10)
     assert ok and steps > 10
     assert np.abs(x - st.x).max() < 1e-6
 
@@ -78,7 +81,7 @@ def test_harmonic_states_match_with_and_without_the_shared_block_solve():
     task = random_task(net, n_targets=3, seed=2)
     eq = Equilibria(net, task, "harmonic")
     for ex, st in enumerate(free_states(eq, net.k, net.l)):
-        x = bench.fresh_kkt_solve(eq, net.k, net.l, st.rows, eq.initial_x(ex))
+        x = step_bench.fresh_kkt_solve(eq, net.k, net.l, st.rows, eq.initial_x(ex))
         assert np.abs(x - st.x).max() < 1e-11 * eq.rbar
 
 
