@@ -362,8 +362,13 @@ class ReusableSolver:
         ``x0`` (same shape as b) is an initial guess, typically the solution for a nearby matrix (the
         previous learning step's): CG then starts from it instead of from the stale factor's solution,
         which saves one back-solve and starts from a smaller error. It is ignored on a fresh factor."""
-        self._rtol = self.rtol if rtol is None else max(rtol, self.rtol)
         b = np.asarray(b, dtype=float)
+        if getattr(self.lu, "cholesky", False):
+            # band Cholesky: backward stable (normwise backward error <= c n eps for any symmetric positive
+            # definite matrix; Higham, Accuracy and Stability of Numerical Algorithms, Thm 10.4), far below
+            # the 1e-13 floor of rtol, so its solution is not checked again; Newton judges its residuals
+            return self._backsolve(b)
+        self._rtol = self.rtol if rtol is None else max(rtol, self.rtol)
         vec = b.ndim == 1
         B = b[:, None] if vec else b
         bn = column_abs_max(B)
@@ -387,13 +392,8 @@ class ReusableSolver:
 
     def _direct(self, B, bn):
         """Solve with the (fresh, exact) dense factor; up to two steps of iterative refinement when the
-        backward error is above the tolerance (ill-conditioned matrices). A band Cholesky solve is returned
-        as it is: Cholesky is backward stable (normwise backward error <= c n eps for any symmetric positive
-        definite matrix; Higham, Accuracy and Stability of Numerical Algorithms, Thm 10.4), far below the
-        1e-13 floor of ``rtol``; the Newton iterations judge their own residuals."""
+        backward error is above the tolerance (ill-conditioned matrices)."""
         X = self._backsolve(B)
-        if getattr(self.lu, "cholesky", False):
-            return X
         for _ in range(2):
             R = B - self.A @ X
             if self._converged(R, X, bn).all():

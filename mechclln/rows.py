@@ -8,6 +8,7 @@ Terminal pairs are the task's source pairs, then its target pairs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,12 +32,12 @@ class Rows:
     def m(self) -> int:
         return len(self.pair) + len(self.dof)
 
-    @property
+    @cached_property
     def values(self) -> np.ndarray:
         """Imposed values, pair rows first."""
         return np.concatenate([self.pair_value, self.dof_value])
 
-    @property
+    @cached_property
     def soft(self) -> np.ndarray:
         """Compliances ``s`` (0: hard row), pair rows first."""
         return np.concatenate([self.pair_soft, self.dof_soft])
