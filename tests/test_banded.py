@@ -72,3 +72,15 @@ def test_small_equilibria_use_the_band_factor_and_reach_the_tolerances():
     assert eq.band is not None and all(isinstance(s.lu, linalg.BandFactor) for s in eq.solvers)
     assert st.residual <= FORCE_TOL
     assert abs(eq.measure_rows(st.x, st.rows)[0][0] - 0.2) < 1e-12
+
+
+def test_dependent_rows_are_a_one_line_error():
+    """Two hard rows on the same pair make the Schur complement singular: refused, not solved."""
+    from mechclln.errors import MechcllnError
+    from mechclln.rows import Rows
+
+    net, task = peer_network()
+    eq = Equilibria(net, task, "nonlinear", tether=1e-2)
+    rows = Rows(np.array([0, 0]), np.array([0.1, 0.1]), np.zeros(2))
+    with pytest.raises(MechcllnError, match="constraint rows are dependent"):
+        eq.solve(net.k, net.l, rows, eq.initial_x(0))
