@@ -68,3 +68,20 @@ def test_pruned_to_isostatic_still_rigid_and_repair_closes_floppy_pockets():
     repaired, restored = _restore_rigidity(net.x, kept, net.edges[cut])
     assert 2 <= restored <= 5
     assert floppy_modes(make_network(net.x, repaired)).rigid
+
+
+@pytest.mark.parametrize("variant", ["fire", "fire2"])
+def test_fire_reaches_the_minimum_of_a_stiff_quadratic_bowl(variant):
+    """The one FIRE minimiser (packing quench, benchmark baseline), in both variants, relaxes
+    U = 1/2 sum_i s_i x_i^2 with stiffnesses from 1 to 100 to its minimum x = 0 within the force tolerance;
+    an unknown variant is a one-line error."""
+    from mechclln.minimise import fire
+
+    s = np.geomspace(1.0, 100.0, 40)
+    x0 = np.random.default_rng(0).standard_normal(40)
+    x, steps, ok = fire(x0.copy(), lambda x: -s * x, lambda x, f: np.abs(f).max() < 1e-10, 0.01, 0.1, 20000,
+                        variant=variant)
+    assert ok and 10 < steps < 20000
+    assert np.abs(s * x).max() < 1e-10 and np.abs(x).max() < 1e-10
+    with pytest.raises(ValueError, match="variant 'fire3' is unknown"):
+        fire(x0.copy(), lambda x: -s * x, lambda x, f: True, 0.01, 0.1, 10, variant="fire3")

@@ -107,3 +107,52 @@ def test_floppy_network_is_diagnosed():
     task = make_task(net, [net.edges[0]], [net.edges[-1]], [0.05], [0.05])
     with pytest.raises(MechcllnError, match="floppy"):
         respond(net, task)
+
+
+@pytest.mark.parametrize("model", ["nonlinear", "harmonic"])
+def test_public_kkt_pieces_are_derivatives_of_each_other(model):
+    """Away from equilibrium, with the multipliers of a strained state: the public Hessian H_L (springs plus
+    the constraint curvature lam d2eps/dx2) is the Jacobian of the force residual r1 = dU/dx + A^T lam, and the
+    row Jacobian A is the derivative of the row values, both over the free dofs (central differences)."""
+    net = perturbed(lattices.triangular(5, 5), seed=1)
+    task = random_task(net, n_targets=2, source_strain=0.1, seed=2)
+    eq = Equilibria(net, task, model)
+    st = free_states(eq, net.k, net.l)[1]
+    r1, r2, _, _, _ = eq.residual(st.x, st.lam, net.k, net.l, st.rows)
+    assert np.abs(r1).max() < 1e-9 * net.k.mean() * eq.rbar and np.abs(r2).max() < 1e-12
+    x = st.x.copy()
+    x.ravel()[eq.free] += 0.02 * np.random.default_rng(0).standard_normal(len(eq.free))
+    _, _, egeo, rgeo, _ = eq.residual(x, st.lam, net.k, net.l, st.rows)
+    H = eq.hessian(net.k, net.l, st.lam, egeo, rgeo, st.rows.pair).toarray()
+    A = eq.jacobian(st.rows, rgeo).toarray()
+    h = 1e-6
+    Hfd, Afd = np.zeros_like(H), np.zeros_like(A)
+    for a, dof in enumerate(eq.free):
+        xp, xm = x.copy(), x.copy()
+        xp.ravel()[dof] += h
+        xm.ravel()[dof] -= h
+        Hfd[:, a] = (eq.residual(xp, st.lam, net.k, net.l, st.rows)[0]
+                     - eq.residual(xm, st.lam, net.k, net.l, st.rows)[0]) / (2 * h)
+        Afd[:, a] = (eq.measure_rows(xp, st.rows)[0] - eq.measure_rows(xm, st.rows)[0]) / (2 * h)
+    assert np.allclose(H, Hfd, atol=1e-6 * np.abs(H).max())
+    assert np.allclose(A, Afd, atol=1e-7 * np.abs(A).max())
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_rigid_modes_stretch_no_bond_and_free_modes_keep_held_dofs_still(dim):
+    """Infinitesimal rigid motions (about the centroid or any other centre) stretch no bond to first order
+    (C R = 0) and span d(d+1)/2 motions; of them, two pinned nodes leave none still in 2D and one in 3D (the
+    rotation about the axis through both), and that one moves neither pinned node."""
+    from mechclln.gauge import free_modes, rigid_basis, rigid_modes
+    from mechclln.rigidity import compatibility_matrix
+
+    net = perturbed(_nets()[dim], seed=4)
+    C = compatibility_matrix(net.x, net.edges)
+    for R in (rigid_modes(net.x), rigid_modes(net.x, centre=net.x[3]), rigid_basis(net.x)):
+        assert np.abs(C @ R).max() < 1e-12 * np.abs(R).max()
+        assert np.linalg.matrix_rank(R) == dim * (dim + 1) // 2
+    R = rigid_basis(net.x)
+    held = np.r_[0 * dim + np.arange(dim), 5 * dim + np.arange(dim)]
+    W = free_modes(R, held, rcond=1e-10)
+    assert W.shape[1] == (0 if dim == 2 else 1)
+    assert np.abs((R @ W)[held]).max(initial=0.0) < 1e-12
