@@ -102,6 +102,7 @@ def harness():
 
 
 def main(args) -> int:
+    """``mechclln bench``: run the harness with the parsed options (:func:`add_arguments`)."""
     return harness().main(args)
 
 

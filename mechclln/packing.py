@@ -82,7 +82,7 @@ def jammed_network(n_nodes: int, dim: int = 2, z_target: float | None = None, se
     edges, removed = _prune(edges, len(x), dim, z_target, rng)
     restored = 0
     if check_rigidity:
-        edges, restored = _restore_rigidity(x, edges, removed)
+        edges, restored = restore_rigidity(x, edges, removed)
     scale = np.linalg.norm(x[edges[:, 0]] - x[edges[:, 1]], axis=1).mean()
     x = (x - x.min(0)) / scale
     meta = {"kind": "jammed", "seed": int(seed), "dim": dim, "size_ratio": size_ratio,
@@ -237,7 +237,7 @@ def _prune(edges, n, dim, z_target, rng):
     return edges[keep], edges[np.array(order, dtype=np.int64)]
 
 
-def _restore_rigidity(x, edges, removed, max_rounds=20):
+def restore_rigidity(x, edges, removed, max_rounds=20):
     """Put removed bonds back at the floppy nodes until the network has no floppy modes.
 
     Returns (edges, number of bonds restored).

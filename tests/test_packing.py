@@ -9,7 +9,7 @@ import pytest
 
 from mechclln.errors import MechcllnError
 from mechclln.network import make_network
-from mechclln.packing import _restore_rigidity, default_z_target, jammed_network
+from mechclln.packing import restore_rigidity, default_z_target, jammed_network
 from mechclln.rigidity import floppy_modes
 
 
@@ -65,7 +65,7 @@ def test_pruned_to_isostatic_still_rigid_and_repair_closes_floppy_pockets():
     cut = np.arange(0, 250, 50)
     kept = np.delete(net.edges, cut, axis=0)
     assert floppy_modes(make_network(net.x, kept)).n_floppy >= 2
-    repaired, restored = _restore_rigidity(net.x, kept, net.edges[cut])
+    repaired, restored = restore_rigidity(net.x, kept, net.edges[cut])
     assert 2 <= restored <= 5
     assert floppy_modes(make_network(net.x, repaired)).rigid
 
