@@ -220,25 +220,30 @@ def gather(points: list[dict], out: Path) -> list[dict]:
 
 
 def plot(rows: list[dict], path) -> None:
-    """Capacity curve: median final C/C0 (over seeds) against the number of targets, one line per network,
-    size and rule."""
+    """Capacity curve: the fraction of runs (over seeds) that reached ``train.tol`` (``converged``), and the
+    median final C/C0, against the number of targets; one line per network, size and rule."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, (frac, med) = plt.subplots(1, 2, figsize=(11, 4.2))
     done = [r for r in rows if r["status"] == "done"]
     for key in sorted({(r["network"], r["dim"], r["size"], r["rule"]) for r in done}):
         sel = [r for r in done if (r["network"], r["dim"], r["size"], r["rule"]) == key]
         T = sorted({r["targets"] for r in sel})
-        med = [np.median([max(r["C_rel"], 1e-16) for r in sel if r["targets"] == t]) for t in T]
-        ax.semilogy(T, med, "o-", label=f"{key[0]} {key[1]}D N={key[2]} {key[3]}")
-    ax.set_xlabel("targets")
-    ax.set_ylabel("final C / C0 (median over seeds)")
-    ax.grid(True, which="both", alpha=0.3)
+        at = [[r for r in sel if r["targets"] == t] for t in T]
+        label = f"{key[0]} {key[1]}D N={key[2]} {key[3]}"
+        frac.plot(T, [np.mean([r["converged"] for r in a]) for a in at], "o-", label=label)
+        med.semilogy(T, [np.median([max(r["C_rel"], 1e-16) for r in a]) for a in at], "o-", label=label)
+    frac.set_ylabel("fraction of seeds reaching C/C0 <= tol")
+    frac.set_ylim(-0.03, 1.03)
+    med.set_ylabel("final C / C0 (median over seeds)")
+    for ax in (frac, med):
+        ax.set_xlabel("targets")
+        ax.grid(True, which="both", alpha=0.3)
     if done:
-        ax.legend(fontsize=7)
+        frac.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

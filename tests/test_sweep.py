@@ -11,6 +11,7 @@ import pytest
 from mechclln import sweep
 from mechclln.errors import MechcllnError
 
+ROOT = Path(__file__).resolve().parents[1]
 SPEC = {"networks": [{"kind": "lattice", "dim": 2}, {"kind": "peer"}], "sizes": [36, 49],
         "tasks": {"targets": [1, 2], "seeds": [0]}, "rules": ["coupled"],
         "train": {"model": "harmonic", "steps": 15}, "tether": 1e-2}
@@ -32,6 +33,13 @@ def test_grid_is_the_product_and_peer_ignores_sizes_and_targets(tmp_path):
     assert len(pts) == 2 * 2 + 1 and len({p["id"] for p in pts}) == len(pts)
 
 
+def test_capacity_example_is_at_least_1000_runs_on_30_to_100_node_2d_networks():
+    spec = sweep.load_spec(ROOT / "examples" / "sweeps" / "capacity.json")
+    pts = sweep.grid(spec)
+    assert len(pts) >= 1000 and len({p["id"] for p in pts}) == len(pts)
+    assert all(30 <= p["size"] <= 100 and p["network"].get("dim", 2) == 2 for p in pts)
+
+
 def test_spec_errors_name_the_field(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"networks": [{"kind": "honeycomb"}]}))
@@ -46,6 +54,9 @@ def test_sweep_gathers_a_table_and_resumes_without_rerunning(tmp_path, monkeypat
     assert (out / "capacity.png").stat().st_size > 0 and len(_table(out)) == 5
     peer = [r for r in rows if r["network"] == "peer"][0]
     assert peer["n_edges"] == 123 and peer["tether_energy_ratio"] > 0
+    # "converged" (what the capacity plot counts) is C/C0 <= tol, reached within the step limit
+    assert all(r["converged"] == (r["C_rel"] <= spec["train"]["tol"]) for r in rows)
+    assert all(r["steps"] <= spec["train"]["steps"] for r in rows)
     # a crash that lost one result: only that point runs again
     lost = sweep.grid(spec)[2]["id"]
     (out / "runs" / f"{lost}.json").unlink()
