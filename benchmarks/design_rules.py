@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from mechclln.design import DesignConfig, PairTask, design, local_design, removable, respond, task_error
-from mechclln.export.cli import fitting_spec
+from mechclln.export.printer import fitting_spec
 from mechclln.fileio import write_json
 from mechclln.geometry.design_run import frame_part
 from mechclln.learner import LearnConfig

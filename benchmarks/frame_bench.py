@@ -62,17 +62,14 @@ def _fem_entry(run: Path, C0: float) -> dict:
 def part_design(work: Path) -> dict:
     """Frame design (+ FEM correction) vs spring training + printable refinement of the demo task."""
     from mechclln import network as netio
-    from mechclln.cli import DEMO
+    from mechclln.demo import demo_problem
     from mechclln.design import DesignConfig
-    from mechclln.export.cli import fitting_spec
+    from mechclln.export.printer import fitting_spec
     from mechclln.fem.correct import correct_run
     from mechclln.geometry.design_run import design_network, write_design_run
-    from mechclln.packing import jammed_network
-    from mechclln.task import random_task, save_task
+    from mechclln.task import save_task
 
-    net = jammed_network(DEMO["nodes"], dim=2, seed=DEMO["seed"])
-    task = random_task(net, n_targets=DEMO["targets"], source_strain=DEMO["source_strain"],
-                       target_strain=DEMO["target_strain"], seed=DEMO["seed"], rest=True)
+    net, task = demo_problem()
     out = {}
     cfg = DesignConfig()
     t = time.perf_counter()

@@ -106,22 +106,16 @@ def printable_k_range(net) -> tuple:
 def export(run_dir, net0, result, task) -> dict:
     """Write the trained classifier as a run directory and export it with mechclln.export."""
     from mechclln.export.pipeline import export_run
-    from mechclln.fileio import write_json
-    from mechclln.network import save
-    from mechclln.rundir import metrics_dict
-    from mechclln.task import save_task
+    from mechclln.rundir import Run, TrainReport
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    save(net0, run_dir / "network_initial.json")
-    save(result.network, run_dir / "network.json")
-    save_task(task, run_dir / "task.json")
-    write_json(run_dir / "metrics.json", metrics_dict(result, task, {"train_s": result.seconds}))
+    Run(run_dir).save(net0, result.network, task, TrainReport.of(result, task, {"train_s": result.seconds}))
     try:
         rep = export_run(run_dir, spec=part_spec(), force=True)
     except MechcllnError as exc:
         return {"error": str(exc)}
-    fid, mesh = rep.get("fidelity", {}), rep.get("mesh", {})
-    return {"files": rep["files"], "C_trained": fid.get("C_trained"), "C_as_printed": fid.get("C_as_printed"),
+    fid, mesh = rep.fidelity, rep.mesh
+    return {"files": rep.files, "C_trained": fid.get("C_trained"), "C_as_printed": fid.get("C_as_printed"),
             "fidelity_model": fid.get("model"), "bodies": mesh.get("bodies"), "watertight": mesh.get("watertight")}
 
 

@@ -34,8 +34,8 @@ def main(n_struts: int = 1000) -> dict:
         rep = export_run(run, printer=big)
         wall = time.perf_counter() - t
     print(f"{net.n_edges} struts, {net.n_nodes} hubs: export {wall:.2f} s wall; steps "
-          + ", ".join(f"{k} {v:.2f}" for k, v in rep["timings"].items()))
-    return {"struts": net.n_edges, "wall_s": wall, **rep["timings"]}
+          + ", ".join(f"{k} {v:.2f}" for k, v in rep.timings.items()))
+    return {"struts": net.n_edges, "wall_s": wall, **rep.timings}
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
-"""``mechclln export RUN_DIR``: the export stage's subcommand and demo step (heavy imports deferred)."""
+"""``mechclln export``, ``printable`` and ``design``: the export stage and the printable-run hand-offs (parse and
+print; the work is in :mod:`.pipeline`, :mod:`mechclln.geometry`; heavy imports deferred)."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from .printer import fitting_spec       # light (no numpy at module level)
 
 
 def register(subparsers) -> None:
@@ -70,85 +73,47 @@ def _spec_arguments(p) -> None:
     p.add_argument("--neck-length", type=float, help="hinge-neck length, mm (default 0)")
 
 
-def spec_from_args(args, base=None):
-    """The part spec: ``base`` (default: PartSpec()) with the fields given on the command line."""
-    from mechclln.geometry.spec import PartSpec
-
-    return (base or PartSpec()).with_(scale=args.scale, thickness=args.thickness, hub_radius=args.hub_radius,
-                                      hole_diameter=args.hole_diameter, nominal_width=args.nominal_width,
-                                      neck_fraction=args.neck_fraction, neck_length=args.neck_length)
+def spec_changes(args) -> dict:
+    """The part-spec fields given on the command line (None: not given)."""
+    return {name: getattr(args, name) for name in ("scale", "thickness", "hub_radius", "hole_diameter",
+                                                    "nominal_width", "neck_fraction", "neck_length")}
 
 
 def run(args: argparse.Namespace) -> int:
-    from mechclln.fileio import refuse_existing
-    from mechclln.geometry.design_run import recorded_spec
-
     from .pipeline import export_dir, export_run
 
-    dest = export_dir(args.run_dir, args.part)
-    refuse_existing(dest, args.force)       # before the seconds of relaxing, meshing and rendering
     formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
-    spec, material = recorded_spec(args.run_dir)   # a printable run's k bounds hold for its own spec
-    rep = export_run(args.run_dir, spec_from_args(args, spec), args.material or material or "tpu95a",
-                     args.printer, formats, args.gcode, args.force, part_file=args.part)
-    m, fid = rep["mesh"], rep["fidelity"]
-    print(f"wrote {dest}: {', '.join(rep['files'])}")
+    rep = export_run(args.run_dir, None, args.material, args.printer, formats, args.gcode, args.force,
+                     part_file=args.part, spec_changes=spec_changes(args))
+    m, fid = rep.mesh, rep.fidelity
+    print(f"wrote {export_dir(args.run_dir, args.part)}: {', '.join(rep.files)}")
     print(f"part {' x '.join(f'{v:.1f}' for v in m['bbox_mm'])} mm, {m['bodies']} body, watertight {m['watertight']}, "
           f"volume {m['volume_mm3']:.0f} mm^3; task error C trained {fid['C_trained']:.3g}, "
-          f"as-printed {fid['C_as_printed']:.3g} ({fid['model']} springs); {rep['timings']['total_s']:.1f} s")
-    for w in rep["checks"]["warnings"]:
+          f"as-printed {fid['C_as_printed']:.3g} ({fid['model']} springs); {rep.timings['total_s']:.1f} s")
+    for w in rep.checks["warnings"]:
         print(f"warning: {w}")
     return 0
 
 
-def fitting_spec(net, printer: str = "generic"):
-    """The default part spec, with the scale lowered (never raised) so the part of ``net`` (a Network or a
-    run directory) fits the printer's bed."""
-    import numpy as np
+def _new_run_spec(args):
+    """The spec of a new printable run: the default, fitted to the printer's bed, with the given fields;
+    after refusing an existing OUT (before any work)."""
+    from mechclln.fileio import refuse_existing
 
-    from mechclln import network as netio
-    from mechclln.geometry.spec import PartSpec
-    from mechclln.rundir import Run
-
-    from .printer import get_printer
-
-    if isinstance(net, (str, Path)):
-        net = netio.load(Run(net).network_file)
-    spec = PartSpec()
-    extent = float(np.ptp(net.x[:, :2], axis=0).max())
-    room = 0.95 * min(get_printer(printer).bed[:2]) - 2 * spec.hub_radius
-    return spec.with_(scale=min(spec.scale, np.floor(10 * room / extent) / 10))
-
-
-def refine(run_dir: Path, out: Path, spec, material: str = "tpu95a", floor: float | None = None,
-           force: bool = False, progress: bool = True) -> dict:
-    """`mechclln printable`: refine ``run_dir`` into the printable run ``out`` (a progress bar per phase)."""
-    from tqdm.auto import tqdm
-
-    from mechclln.geometry.printable import refine_run
-    from mechclln.printable import RefineConfig
-
-    cfg = RefineConfig() if floor is None else RefineConfig(k_floor=floor)
-    bar = tqdm(desc="printable refinement", unit="step", disable=not progress)
-
-    def tick(entry):      # one call per phase (relax, snapping rounds, final)
-        bar.set_postfix_str(f"{entry['phase']}: C={entry['C_end']:.3g}, left out {entry['left_out']}",
-                            refresh=False)
-        bar.update(entry["steps"])
-
-    try:
-        return refine_run(run_dir, out, spec, material, cfg, force=force, progress=tick)
-    finally:
-        bar.close()
+    refuse_existing(args.out, args.force)
+    return fitting_spec(args.run_dir, args.printer).with_(**spec_changes(args))
 
 
 def run_printable(args: argparse.Namespace) -> int:
-    from mechclln.fileio import refuse_existing
+    from mechclln.geometry.printable import refine_run
+    from mechclln.printable import RefineConfig
+    from mechclln.progress import refine_bar
 
-    refuse_existing(args.out, args.force)   # before the refinement's training
-    spec = spec_from_args(args, fitting_spec(args.run_dir, args.printer))
-    rep = refine(args.run_dir, args.out, spec, args.material or "tpu95a", args.floor, args.force,
-                 not args.quiet)
+    spec = _new_run_spec(args)
+    cfg = RefineConfig() if args.floor is None else RefineConfig(k_floor=args.floor)
+    with refine_bar(args.quiet) as tick:
+        rep = refine_run(args.run_dir, args.out, spec, args.material or "tpu95a", cfg, force=args.force,
+                         progress=tick)
     print(f"wrote {args.out}: {rep['n_edges'] - rep['n_left_out']} struts printed, {rep['n_left_out']} left out; "
           f"spring C/C0 {rep['C_rel_as_printed']:.3g} as printed -> {rep['C_rel_refined']:.3g} refined "
           f"({rep['seconds']['total']:.1f} s); export it with `mechclln export {args.out}`")
@@ -156,19 +121,13 @@ def run_printable(args: argparse.Namespace) -> int:
 
 
 def run_design(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
     from mechclln.design import DesignConfig
-    from mechclln.fileio import refuse_existing
     from mechclln.geometry.design_run import design_run
+    from mechclln.progress import design_bar
 
-    refuse_existing(args.out, args.force)
-    spec = spec_from_args(args, fitting_spec(args.run_dir, args.printer))
+    spec = _new_run_spec(args)
     cfg = DesignConfig() if args.model is None else DesignConfig(model=args.model)
-    with tqdm(desc="frame design", unit="step", disable=args.quiet) as bar:
-        def tick(phase, step, C):
-            bar.set_postfix_str(f"{phase}: C={C:.3g}", refresh=False)
-            bar.update(1)
+    with design_bar(args.quiet) as tick:
         rep = design_run(args.run_dir, args.out, spec, args.material or "tpu95a", cfg, args.force, tick,
                          robust=args.robust)
     print(f"wrote {args.out}: {rep['n_edges'] - rep['n_removed']} struts printed, {rep['n_removed']} removed; "

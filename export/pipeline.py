@@ -13,16 +13,19 @@ lost prestress, timings), ``lab_sheet.md`` + ``lab_sheet.png``, and ``part.gcode
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
 from mechclln.errors import MechcllnError
-from mechclln.fileio import write_bytes, write_json
+from mechclln.fileio import refuse_existing, write_bytes
 from mechclln.geometry.checks import check_part
 from mechclln.geometry.part import build_part
 from mechclln.geometry.print_state import compare_printed
 from mechclln.geometry.spec import PartSpec
+from mechclln.rundir import EXPORT_REPORT, StageReport, carried
 
 from .coupon import coupon_part, coupon_stiffness
 from .formats import dxf_text, stl_bytes, svg_text, threemf_bytes
@@ -34,10 +37,35 @@ from .solid import solid_mesh
 FORMATS = ("stl", "3mf", "dxf", "svg")
 
 
+@dataclass
+class ExportReport(StageReport):
+    """``export/report.json``: printer, material and spec (dicts), stiffness scale (N/mm per unit k) and
+    scale (mm per lattice unit), part checks, mesh report of the files read back, calibration coupon,
+    spring fidelity (trained vs as printed), lost prestress (N), timings (s). Carried, not written: the
+    exported ``part`` and the ``files`` written (names, once written by :func:`export_run`)."""
+
+    FILE: ClassVar[str] = EXPORT_REPORT
+    FORMAT: ClassVar[str] = "mechclln.export_report"
+    model: str
+    printer: dict
+    material: dict
+    spec: dict
+    stiffness_scale_N_per_mm: float
+    scale_mm: float
+    checks: dict
+    mesh: dict
+    coupon: dict
+    fidelity: dict
+    lost_prestress_N: dict
+    timings: dict = field(default_factory=dict)
+    part: Any = carried()
+    files: list = carried()
+
+
 def render_export(net, task, spec: PartSpec | None = None, material="tpu95a", printer="generic",
                   formats=FORMATS, model: str = "nonlinear", title: str = "mechclln part",
-                  part=None, predictions=None, notes=None) -> tuple[dict, dict]:
-    """All export files of a trained network, in memory: ``({file name: bytes}, report dict)``.
+                  part=None, predictions=None, notes=None) -> tuple[dict, ExportReport]:
+    """All export files of a trained network, in memory: ``({file name: bytes}, report)``.
 
     ``part``: a part already designed for ``net`` (e.g. the FEM fine-tuned widths, ``RUN/finetune/
     part.json``), exported as it is (its spec and material replace ``spec`` and ``material``); by default
@@ -82,30 +110,28 @@ def render_export(net, task, spec: PartSpec | None = None, material="tpu95a", pr
     timings["files_s"] = time.perf_counter() - t
     c_trained, c_printed = cmp.errors()
     lost_N = cmp.lost_tension * part.kappa * part.scale
-    report = {
-        "format": "mechclln.export_report", "version": 1, "model": model, "printer": printer.to_dict(),
-        "material": part.material.to_dict(), "spec": spec.to_dict(),
-        "stiffness_scale_N_per_mm": part.kappa, "scale_mm": part.scale,
-        "checks": checks.to_dict(), "mesh": mrep,
-        "coupon": {"width_mm": float(coupon.width[0]), "free_length_mm": float(coupon.free_length[0]),
-                   "stiffness_N_per_mm": coupon_stiffness(coupon)},
-        "fidelity": {"model": model, "C_trained": c_trained, "C_as_printed": c_printed,
-                     "target_strains_trained": cmp.trained.target_strains,
-                     "target_strains_as_printed": cmp.printed.target_strains,
-                     "target_strains_desired": task.target_strains},
-        "lost_prestress_N": {"per_edge": lost_N, "max_abs": float(np.abs(lost_N).max()),
-                             "rms": float(np.sqrt(np.mean(lost_N ** 2)))},
-    }
+    report = ExportReport(
+        model=model, printer=printer.to_dict(), material=part.material.to_dict(), spec=spec.to_dict(),
+        stiffness_scale_N_per_mm=part.kappa, scale_mm=part.scale, checks=checks.to_dict(), mesh=mrep,
+        coupon={"width_mm": float(coupon.width[0]), "free_length_mm": float(coupon.free_length[0]),
+                "stiffness_N_per_mm": coupon_stiffness(coupon)},
+        fidelity={"model": model, "C_trained": c_trained, "C_as_printed": c_printed,
+                  "target_strains_trained": cmp.trained.target_strains,
+                  "target_strains_as_printed": cmp.printed.target_strains,
+                  "target_strains_desired": task.target_strains},
+        lost_prestress_N={"per_edge": lost_N, "max_abs": float(np.abs(lost_N).max()),
+                          "rms": float(np.sqrt(np.mean(lost_N ** 2)))},
+        part=part)
     t = time.perf_counter()
     files["lab_sheet.png"] = figure_png(part)
     if predictions:
-        report["fidelity"]["target_strains_this_part"] = {k: np.asarray(v) for k, v in predictions.items()}
-    files["lab_sheet.md"] = lab_sheet_markdown(part, cmp, report, "lab_sheet.png", title, predictions,
+        report.fidelity["target_strains_this_part"] = {k: np.asarray(v) for k, v in predictions.items()}
+    files["lab_sheet.md"] = lab_sheet_markdown(part, cmp, report.to_json(), "lab_sheet.png", title, predictions,
                                                notes).encode()
     timings["lab_sheet_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t0
-    report["timings"] = timings
-    return files, report | {"_part": part}
+    report.timings = timings
+    return files, report
 
 
 def mesh_files(part, coupon=None, formats=FORMATS) -> dict[str, bytes]:
@@ -184,39 +210,44 @@ def export_dir(run_dir, part_file=None) -> Path:
     return Run(run_dir).export_dir if part_file is None else Path(part_file).parent / EXPORT
 
 
-def export_run(run_dir, spec: PartSpec | None = None, material="tpu95a", printer="generic", formats=FORMATS,
-               gcode: bool = False, force: bool = False, part_file=None) -> dict:
-    """Export a run directory into ``RUN_DIR/export/`` (replaced only with ``force``); returns the report.
+def export_run(run_dir, spec: PartSpec | None = None, material: str | None = None, printer="generic",
+               formats=FORMATS, gcode: bool = False, force: bool = False, part_file=None,
+               spec_changes: dict | None = None) -> ExportReport:
+    """Export a run directory into ``RUN_DIR/export/`` (refused, before any work, when it exists without
+    ``force``); returns the report, its ``files`` the names written.
 
-    ``part_file``: export that saved part of the run instead (e.g. ``RUN/finetune/part.json``), into an
-    ``export/`` folder beside it."""
+    ``spec`` (default: the spec a design or printable run recorded, whose widths or k bounds hold for it,
+    else the default spec) with the fields of ``spec_changes`` that are not None; ``material`` (default:
+    the recorded one, else tpu95a). ``part_file``: export that saved part of the run instead (e.g.
+    ``RUN/finetune/part.json``), into an ``export/`` folder beside it."""
     from mechclln.geometry.design_run import recorded_spec
     from mechclln.geometry.part import load_part, save_part
     from mechclln.rundir import PART, Run
 
     run_dir = Path(run_dir)
+    dest = export_dir(run_dir, part_file)
+    refuse_existing(dest, force)       # before the seconds of relaxing, meshing and rendering
+    rec_spec, rec_material = recorded_spec(run_dir)
+    spec = (spec or rec_spec or PartSpec()).with_(**(spec_changes or {}))
     _, net, task, metrics = Run(run_dir).load()
-    spec = spec or recorded_spec(run_dir)[0]      # a design or printable run's widths hold for its spec
     model = str(metrics.get("model", "nonlinear"))
     given = None if part_file is None else load_part(part_file)
-    dest = export_dir(run_dir, part_file)
     if given is not None and len(given.nodes) != net.n_nodes:
         raise MechcllnError(f"{part_file}: field 'nodes': {len(given.nodes)} hubs, but {Run(run_dir).network_file} "
                             f"has {net.n_nodes} nodes; give a part made for this run")
     predictions, notes = part_predictions(run_dir, part_file, task)
-    files, report = render_export(net, task, spec, material, printer, formats, model, title=run_dir.name,
-                                  part=given, predictions=predictions, notes=notes)
-    part = report.pop("_part")
+    files, report = render_export(net, task, spec, material or rec_material or "tpu95a", printer, formats, model,
+                                  title=run_dir.name, part=given, predictions=predictions, notes=notes)
     with Run(dest).staged(force=force) as tmp:
         for name, data in files.items():
             write_bytes(tmp / name, data)
-        save_part(part, tmp / PART)
+        save_part(report.part, tmp / PART)
         if gcode:
             from .slicer import slice_to_gcode
 
             t = time.perf_counter()
             slice_to_gcode(tmp / "part.stl", tmp / "part.gcode", get_printer(printer))
-            report["timings"]["slice_s"] = time.perf_counter() - t
-        write_json(tmp / "report.json", report)
-    report["files"] = sorted([*files, PART, "report.json", *(["part.gcode"] if gcode else [])])
+            report.timings["slice_s"] = time.perf_counter() - t
+        tmp.write_report(report)
+    report.files = sorted([*files, PART, EXPORT_REPORT, *(["part.gcode"] if gcode else [])])
     return report

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from mechclln.errors import fail
 
@@ -34,3 +35,20 @@ def get_printer(printer: "str | Printer") -> Printer:
     if printer not in PRINTERS:
         raise fail(None, "printer", f"unknown printer profile {printer!r}", f"choose one of {', '.join(PRINTERS)}")
     return PRINTERS[printer]
+
+
+def fitting_spec(net, printer: "str | Printer" = "generic"):
+    """The default part spec, with the scale (mm per lattice unit) lowered, never raised, to a tenth of a
+    mm so the part of ``net`` (a Network or a run directory) fits the printer's bed."""
+    import numpy as np
+
+    from mechclln import network as netio
+    from mechclln.geometry.spec import PartSpec
+    from mechclln.rundir import Run
+
+    if isinstance(net, (str, Path)):
+        net = netio.load(Run(net).network_file)
+    spec = PartSpec()
+    extent = float(np.ptp(net.x[:, :2], axis=0).max())
+    room = 0.95 * min(get_printer(printer).bed[:2]) - 2 * spec.hub_radius
+    return spec.with_(scale=min(spec.scale, np.floor(10 * room / extent) / 10))

@@ -31,7 +31,7 @@ import scipy.linalg as sla
 from . import labtrain
 from .equilibrium import Equilibria, State, free_states
 from .errors import MechcllnError
-from .fileio import write_text
+from .fileio import write_json, write_text
 from .network import Network
 from .rows import Rows, no_rows
 from .task import Task
@@ -212,3 +212,12 @@ def scan(net: Network, task: Task, cfg: labtrain.LabConfig, noises: list[BenchNo
                 row["refused"] = str(exc)
             table.append(row)
     return table
+
+
+def write_scan(out, cfg: labtrain.LabConfig, network, task, rounds: int, table: list[dict]) -> Path:
+    """Write ``out/scan.json`` of a :func:`scan`: the config, the network and task files, the most rounds
+    per run and the table; returns its path."""
+    path = Path(out) / "scan.json"
+    write_json(path, {"config": vars(cfg), "network": str(network), "task": str(task), "rounds": rounds,
+                      "runs": table})
+    return path

@@ -141,6 +141,19 @@ class Frame:
 
 
 # ---------------------------------------------------------------------------------------------- folder
+def bench_scale(net: Network, mm_per_unit: float | None) -> float:
+    """mm per network length unit on the bench: 1 for a network in mm (``mm_per_unit`` must then be None
+    or 1), else ``mm_per_unit``, which a network in lattice units requires."""
+    if net.units["length"] == "mm":
+        if mm_per_unit not in (None, 1.0):
+            raise MechcllnError(f"--mm-per-unit {mm_per_unit:g}: the network is in mm already; leave it out")
+        return 1.0
+    if mm_per_unit is None:
+        raise MechcllnError("--mm-per-unit: missing; the network is in lattice units, say how many mm one unit is "
+                            "on the bench (e.g. the mean bond length in mm)")
+    return mm_per_unit
+
+
 def _round_dir(lab: Path, rnd: int) -> Path:
     return lab / f"round_{rnd:03d}"
 

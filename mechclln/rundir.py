@@ -23,13 +23,14 @@ import json
 import os
 import shutil
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any, ClassVar
 
 from . import network as netio
 from . import task as taskio
 from .errors import MechcllnError
-from .fileio import _jsonable, read_data, write_json
+from .fileio import _jsonable, read_data, refuse_existing, write_json
 from .schema import Fields
 
 NETWORK = "network.json"
@@ -45,6 +46,7 @@ PART = "part.json"              # the part description in export/ and finetune/
 FIDELITY = "fidelity.json"      # in fem/
 CONVERGENCE = "convergence.json"    # in fem/
 FINETUNE_REPORT = "finetune.json"   # in finetune/
+EXPORT_REPORT = "report.json"       # in export/
 
 
 class Run:
@@ -122,12 +124,26 @@ class Run:
         with staged_directory(self.path, force=force, **kw) as tmp:
             yield Run(tmp)
 
-    def save(self, initial, trained, task, metrics: dict) -> None:
-        """Write the core files: initial and trained network, task and metrics (each atomically)."""
+    def save(self, initial, trained, task, metrics: "TrainReport | dict") -> None:
+        """Write the core files: initial and trained network, task and metrics (a training's report, or the
+        metrics dict of a run made otherwise: printable refinement), each atomically."""
         netio.save(initial, self.initial_file)
         netio.save(trained, self.network_file)
         taskio.save_task(task, self.task_file)
-        write_json(self.metrics_file, metrics)
+        write_json(self.metrics_file, metrics.to_json() if isinstance(metrics, StageReport) else metrics)
+
+    def write_report(self, report: "StageReport") -> Path:
+        """Write the typed stage ``report`` to its file (``report.FILE`` in this directory); returns the path."""
+        path = self.path / report.FILE
+        write_json(path, report.to_json())
+        return path
+
+    def refuse(self, output: str, force: bool) -> Path:
+        """The path of the output ``output`` (an attribute, e.g. ``"fidelity_file"``), refused when it exists
+        without ``force``: called before any work."""
+        path = getattr(self, output)
+        refuse_existing(path, force)
+        return path
 
 
 def staging_folder(path) -> Path:
@@ -235,25 +251,68 @@ def fingerprint(net, task, config) -> dict:
             for k, v in parts.items()}
 
 
-def metrics_dict(result, task, timings: dict) -> dict:
-    h = result.history
-    return {
-        "format": "mechclln.metrics", "version": 1,
-        "model": result.config.model, "rule": result.config.rule, "learn": list(result.config.learn),
-        "config": asdict(result.config),
-        "network": {"nodes": result.network.n_nodes, "edges": result.network.n_edges, "dim": result.network.dim,
-                    "mean_coordination": result.network.mean_coordination()},
-        "C0": result.C0, "C_final": h.C[-1] if h.C else None,
-        "C_rel_final": h.C_rel[-1] if h.C_rel else None, "converged": bool(result.converged),
-        "steps": len(h.step), "alphas": result.alphas, "rejections": result.rejections,
-        "history": asdict(h),
-        "final": {"model": result.config.model,
-                  "note": "free-state target strains of every example, in the trained model, of network.json",
-                  "target_strains": result.target_strains, "desired_target_strains": task.target_strains,
-                  "target_displacements": result.target_displacements,
-                  "desired_target_displacements": task.target_displacements},
-        "timings": timings,
-    }
+@dataclass
+class StageReport:
+    """Base of the typed stage reports: a dataclass whose fields, in order, are the keys of the JSON file the
+    stage writes (``FILE``, relative to the :class:`Run` it is written into), after the header keys
+    ``format`` and ``version`` when ``FORMAT`` is set; fields whose metadata says ``json=False`` are
+    carried to the caller, not written."""
+
+    FILE: ClassVar[str] = ""
+    FORMAT: ClassVar[str] = ""
+    VERSION: ClassVar[int] = 1
+
+    def to_json(self) -> dict:
+        """The dict written to ``FILE`` (key order = field order)."""
+        head = {"format": self.FORMAT, "version": self.VERSION} if self.FORMAT else {}
+        return head | {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("json", True)}
+
+
+def carried(default=None) -> Any:
+    """A :class:`StageReport` field given to the caller but not written to the JSON file."""
+    return field(default=default, metadata={"json": False})
+
+
+@dataclass
+class TrainReport(StageReport):
+    """``metrics.json`` of a trained run: history of C, the final free-state target strains of every example
+    in the trained model, timings (seconds), which model and rule."""
+
+    FILE: ClassVar[str] = METRICS
+    FORMAT: ClassVar[str] = "mechclln.metrics"
+    model: str
+    rule: str
+    learn: list
+    config: dict
+    network: dict
+    C0: float
+    C_final: float | None
+    C_rel_final: float | None
+    converged: bool
+    steps: int
+    alphas: Any
+    rejections: Any
+    history: dict
+    final: dict
+    timings: dict
+
+    @classmethod
+    def of(cls, result, task, timings: dict) -> "TrainReport":
+        """The report of a training ``result`` (:class:`~mechclln.training.TrainResult`) on ``task``."""
+        h, cfg, net = result.history, result.config, result.network
+        return cls(
+            model=cfg.model, rule=cfg.rule, learn=list(cfg.learn), config=asdict(cfg),
+            network={"nodes": net.n_nodes, "edges": net.n_edges, "dim": net.dim,
+                     "mean_coordination": net.mean_coordination()},
+            C0=result.C0, C_final=h.C[-1] if h.C else None, C_rel_final=h.C_rel[-1] if h.C_rel else None,
+            converged=bool(result.converged), steps=len(h.step), alphas=result.alphas,
+            rejections=result.rejections, history=asdict(h),
+            final={"model": cfg.model,
+                   "note": "free-state target strains of every example, in the trained model, of network.json",
+                   "target_strains": result.target_strains, "desired_target_strains": task.target_strains,
+                   "target_displacements": result.target_displacements,
+                   "desired_target_displacements": task.target_displacements},
+            timings=timings)
 
 
 def check_fingerprint(path, stored: dict, net, task, config) -> None:

@@ -127,7 +127,7 @@ def test_export_run_writes_everything_and_slices(run_dir):
     for name in ("part.stl", "part.3mf", "part.dxf", "part.svg", "coupon.stl", "part.json", "report.json",
                  "lab_sheet.md", "lab_sheet.png", "part.gcode"):
         assert (out / name).stat().st_size > 0, name
-    assert rep["mesh"]["ok"]
+    assert rep.mesh["ok"]
     assert "G1" in (out / "part.gcode").read_text()[:200000]
     assert json.loads((out / "report.json").read_text())["mesh"]["bodies"] == 1
     sheet = (out / "lab_sheet.md").read_text()

@@ -12,7 +12,8 @@ import pytest
 
 from mechclln import labsim, labtrain
 from mechclln.bench import bench_network
-from mechclln.cli import main, run_training
+from mechclln.cli import main
+from mechclln.trainrun import train_run
 from mechclln.report import build_report, write_report
 from mechclln.training import TrainConfig
 
@@ -54,7 +55,7 @@ def run_dir(tmp_path_factory):
     net = bench_network(36, 2, 0)
     task = labsim.bench_task(net, n_targets=2, seed=1)
     out = tmp_path_factory.mktemp("report") / "run"
-    run_training(net, task, TrainConfig(steps=20), out, force=False, progress=False)
+    train_run(net, task, TrainConfig(steps=20), out, force=False, progress=False)
     return out
 
 
