@@ -43,8 +43,12 @@ log = logging.getLogger(__name__)
 
 MUMPS_MIN_DOFS = 5000    # below this SuperLU wins (measured: 3e3 unknowns 0.13 s SuperLU vs 0.05 s MUMPS
                          # in 3D, but the 0.8 s one-off petsc4py import and per-solve overhead dominate)
-DENSE_MAX_DOFS = 300       # measured crossover (docs/performance.md): 2D 144 nodes (285 dofs) even, 197 dofs
-                           # dense 1.3x faster, 389 dofs SuperLU 1.2-1.5x faster
+# Below this many unknowns the dense backend (band Cholesky of the band-assembled matrix). Measured
+# (benchmarks/band_crossover/crossover.json, docs/performance.md): faster than SuperLU + block CG at every
+# size measured, up to 2045 dofs in 2D (k+l step 1.4x harmonic, 1.9x nonlinear) and 1530 in 3D (1.3x,
+# 1.1x); 1000 keeps the 1e3-node benchmark cases on their recorded sparse path and bounds the dense LU
+# that stands in for an indefinite matrix. (Dense dpotrf before the band path: even at 285 dofs.)
+DENSE_MAX_DOFS = 1000
 BACKENDS = ("auto", "dense", "mumps", "superlu")
 # Block-CG iterations on a stale factor after which the next matrix is refactored. SuperLU (small systems,
 # where call overheads dominate): a fixed count. MUMPS: from the factor's own statistics, so the choice is
