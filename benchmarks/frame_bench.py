@@ -48,12 +48,12 @@ def _fem_entry(run: Path, C0: float) -> dict:
 
     t = time.perf_counter()
     rep = check_run(run, finite_strain=True)
-    wanted = np.asarray(rep["wanted_target_strains"])
+    wanted = np.asarray(rep.wanted_target_strains)
     out = {"fem_check_s": time.perf_counter() - t, "C0": C0, "C_zero": _c_zero(wanted),
-           "wanted_actuated": wanted[-1].tolist(), "dofs": rep["mesh"]["dofs"]}
+           "wanted_actuated": wanted[-1].tolist(), "dofs": rep.mesh["dofs"]}
     for key in ("frame_linear", "frame_corotational", "fem_linear", "fem_finite"):
-        if key in rep["models"]:
-            m = rep["models"][key]
+        if key in rep.models:
+            m = rep.models[key]
             out[key] = {"C": m["C"], "C_rel": m["C"] / C0, "C_over_C_zero": m["C"] / out["C_zero"],
                         "actuated": np.asarray(m["target_strains"])[-1].tolist()}
     return out

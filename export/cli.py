@@ -114,9 +114,9 @@ def run_printable(args: argparse.Namespace) -> int:
     with refine_bar(args.quiet) as tick:
         rep = refine_run(args.run_dir, args.out, spec, args.material or "tpu95a", cfg, force=args.force,
                          progress=tick)
-    print(f"wrote {args.out}: {rep['n_edges'] - rep['n_left_out']} struts printed, {rep['n_left_out']} left out; "
-          f"spring C/C0 {rep['C_rel_as_printed']:.3g} as printed -> {rep['C_rel_refined']:.3g} refined "
-          f"({rep['seconds']['total']:.1f} s); export it with `mechclln export {args.out}`")
+    print(f"wrote {args.out}: {rep.n_edges - rep.n_left_out} struts printed, {rep.n_left_out} left out; "
+          f"spring C/C0 {rep.C_rel_as_printed:.3g} as printed -> {rep.C_rel_refined:.3g} refined "
+          f"({rep.seconds['total']:.1f} s); export it with `mechclln export {args.out}`")
     return 0
 
 

@@ -56,10 +56,10 @@ def cmd_fem(args: argparse.Namespace) -> int:
     r = check_run(args.run_dir, elements_across=args.elements_across, mesh_size=args.mesh_size,
                   finite_strain=not args.linear_only, ignore_memory_limit=args.ignore_memory_limit)
     if rank0():
-        print(f"fem: {r['mesh']['dofs']} dofs, {round(r['timings_s']['total'], 1)} s; task error C: "
-              + ", ".join(f"{k} {round(v['C'], 8):.3g}" for k, v in r["models"].items()))
-        print(f"fem: peak strain {round(r['peak_strain']['peak'], 4):.3g} (allowable {r['peak_strain']['allowable']}), "
-              f"first buckling factor {r['buckling']['first_factor']}; wrote {Run(args.run_dir).fem_dir}")
+        print(f"fem: {r.mesh['dofs']} dofs, {round(r.timings_s['total'], 1)} s; task error C: "
+              + ", ".join(f"{k} {round(v['C'], 8):.3g}" for k, v in r.models.items()))
+        print(f"fem: peak strain {round(r.peak_strain['peak'], 4):.3g} (allowable {r.peak_strain['allowable']}), "
+              f"first buckling factor {r.buckling['first_factor']}; wrote {Run(args.run_dir).fem_dir}")
     return 0
 
 
@@ -80,10 +80,10 @@ def _convergence(args: argparse.Namespace) -> int:
     root = rank0()
     r = study(args.run_dir, levels, log=print if root else (lambda *a: None))
     if root:
-        for row in r["levels"]:
+        for row in r.levels:
             print(f"fem convergence: {row['elements_across']} across, {row['dofs']} dofs: max change to the "
                   f"finest {row['max_relative_change_to_finest']:.2%}, {row['seconds_total']:.1f} s")
-        print(f"fem convergence: coarsest level within {r['tol']:.0%}: {r['coarsest_within_tol']}; wrote {out}")
+        print(f"fem convergence: coarsest level within {r.tol:.0%}: {r.coarsest_within_tol}; wrote {out}")
     return 0
 
 
@@ -94,8 +94,8 @@ def cmd_lab_compare(args: argparse.Namespace) -> int:
 
     out = Run(args.run_dir).refuse("lab_dir", args.force)
     r = compare(args.run_dir, args.tracks)
-    print(f"lab-compare: {len(r['frames'])} frames; rms error of the target strains: "
-          + ", ".join(f"{k} {m['rms_error']:.3g}" for k, m in r["models"].items()) + f"; wrote {out}")
+    print(f"lab-compare: {len(r.frames)} frames; rms error of the target strains: "
+          + ", ".join(f"{k} {m['rms_error']:.3g}" for k, m in r.models.items()) + f"; wrote {out}")
     return 0
 
 

@@ -8,17 +8,33 @@ example's strains are zero). The coarsest level within ``tol`` (default 1 %) is 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
+
+from mechclln.rundir import CONVERGENCE, FEM, Run, StageReport
 
 from . import fidelity, stack
 
 
-def study(run_dir, levels=(1, 2, 3, 4), tol: float = 0.01, write: bool = True, log=print) -> dict:
+@dataclass
+class ConvergenceReport(StageReport):
+    """``fem/convergence.json``: ``tol``; per level its elements across, dofs, linear target strains
+    (n_ex, T), seconds (meshing, total) and max relative change to the finest level; the coarsest level
+    within ``tol`` (None: none)."""
+
+    FILE: ClassVar[str] = f"{FEM}/{CONVERGENCE}"
+    run: str
+    tol: float
+    levels: list
+    coarsest_within_tol: int | None
+    note: str
+
+
+def study(run_dir, levels=(1, 2, 3, 4), tol: float = 0.01, write: bool = True, log=print) -> ConvergenceReport:
     """Mesh and solve ``run_dir``'s part at each level; writes ``RUN/fem/convergence.json`` (rank 0)."""
-    from mechclln.fileio import write_json
     from mechclln.geometry.print_state import as_printed_task, print_positions
-    from mechclln.rundir import Run
 
     run = Run(run_dir)
     net, task = run.network_and_task()
@@ -43,8 +59,8 @@ def study(run_dir, levels=(1, 2, 3, 4), tol: float = 0.01, write: bool = True, l
         r["max_relative_change_to_finest"] = float(np.max(np.abs(r["target_strains"][actuated] - finest)
                                                           / np.abs(finest)))
     ok = [r["elements_across"] for r in rows[:-1] if r["max_relative_change_to_finest"] <= tol]
-    report = {"run": str(run.path), "tol": tol, "levels": rows, "coarsest_within_tol": min(ok) if ok else None,
-              "note": "linear FEM; relative change of each actuated target strain to the finest level"}
+    report = ConvergenceReport(run=str(run.path), tol=tol, levels=rows, coarsest_within_tol=min(ok) if ok else None,
+                               note="linear FEM; relative change of each actuated target strain to the finest level")
     if write and stack.mpi().COMM_WORLD.rank == 0:
-        write_json(run.convergence_file, report)
+        run.write_report(report)
     return report

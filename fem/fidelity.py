@@ -12,13 +12,38 @@ Strains in the printed part are measured relative to the printed hub positions, 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
+from mechclln.rundir import CONVERGENCE, FIDELITY, Run, StageReport, staged_directory
 from mechclln.task import task_error
 
 from . import buckling, fields, finite, linear, memory, outline_mesh, part as fempart, stack, tolerance
+
+
+@dataclass
+class FidelityReport(StageReport):
+    """``fem/fidelity.json``: per model (trained, printed and built springs; linear and corotational frame;
+    linear and finite-strain FEM) the target strains (n_ex, T), C and the gap to the trained springs; the
+    wanted strains; material and E (MPa); print-tolerance spread; peak strain; first buckling factor; mesh
+    (elements across, size, solver, dofs, cells); timings (s); MPI ranks."""
+
+    FILE: ClassVar[str] = FIDELITY
+    run: str
+    models: dict
+    wanted_target_strains: Any
+    C0_untrained_note: str
+    material: str
+    youngs_modulus_MPa: float
+    tolerances: dict
+    peak_strain: dict
+    buckling: dict
+    mesh: dict
+    timings_s: dict
+    mpi_ranks: int
 
 
 def built_springs(net, gpart, x_print, ptask) -> np.ndarray:
@@ -44,7 +69,6 @@ def load_geometry_part(run_dir, net, task, x_print):
     the run recorded (a design or printable run) or the default spec."""
     from mechclln.geometry.design_run import recorded_spec
     from mechclln.geometry.part import build_part, load_part
-    from mechclln.rundir import Run
 
     run = Run(run_dir)
     if run.export_part.exists():
@@ -104,12 +128,11 @@ def fem_responses(pt, gpart, task, finite_strain: bool = True, steps_per: float 
 
 
 def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
-              finite_strain: bool = True, write: bool = True, ignore_memory_limit: bool = False) -> dict:
+              finite_strain: bool = True, write: bool = True, ignore_memory_limit: bool = False) -> FidelityReport:
     """Run the FEM fidelity check on ``run_dir``; writes ``RUN/fem/`` (rank 0) and returns the report.
     Refuses before meshing a part whose estimated memory would not fit (:mod:`.memory`), unless
     ``ignore_memory_limit``."""
     from mechclln.geometry.print_state import as_printed_task, compare_printed
-    from mechclln.rundir import Run
 
     run = Run(run_dir)
     t0 = time.perf_counter()
@@ -144,39 +167,35 @@ def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
     t_tol = time.perf_counter() - t_tol
     factors = buckling.part_factors(lin, ptask.source_pairs, ptask.source_strains[act], n=1) \
         if np.abs(ptask.source_strains[act]).max() > 0 else np.zeros(0)
-    report = {
-        "run": str(run.path),
-        "models": {k: {"target_strains": v, "C": task_error(v, wanted),
-                       "relative_gap_to_trained": (v - ref) / scale} for k, v in models.items()},
-        "wanted_target_strains": wanted,
-        "C0_untrained_note": "C of each model uses the task's desired strains; see metrics.json for C_0",
-        "material": gpart.material.name, "youngs_modulus_MPa": gpart.material.youngs_modulus,
-        "tolerances": tol,
-        "peak_strain": dict(peak, allowable=gpart.material.allowable_strain,
-                            ok=peak["peak"] <= gpart.material.allowable_strain,
-                            example=act, model="finite" if finite_strain else "linear"),
-        "buckling": {"example": act, "first_factor": float(factors[0]) if len(factors) else None,
-                     "meaning": "source strains x factor = actuation at which the linearised part buckles "
-                                "(null: no compressive buckling mode found); > 1 means safe"},
-        "mesh": {"elements_across": elements_across, "mesh_size": mesh_size, "solver": lin.fac.method,
-                 "dofs": pt.comm.allreduce(pt.n_owned),
-                 "cells": pt.comm.allreduce(pt.mesh.topology.index_map(pt.gdim).size_local)},
-        "timings_s": dict(timings, tolerances=t_tol, total=time.perf_counter() - t0),
-        "mpi_ranks": pt.comm.size,
-    }
+    report = FidelityReport(
+        run=str(run.path),
+        models={k: {"target_strains": v, "C": task_error(v, wanted),
+                    "relative_gap_to_trained": (v - ref) / scale} for k, v in models.items()},
+        wanted_target_strains=wanted,
+        C0_untrained_note="C of each model uses the task's desired strains; see metrics.json for C_0",
+        material=gpart.material.name, youngs_modulus_MPa=gpart.material.youngs_modulus,
+        tolerances=tol,
+        peak_strain=dict(peak, allowable=gpart.material.allowable_strain,
+                         ok=peak["peak"] <= gpart.material.allowable_strain,
+                         example=act, model="finite" if finite_strain else "linear"),
+        buckling={"example": act, "first_factor": float(factors[0]) if len(factors) else None,
+                  "meaning": "source strains x factor = actuation at which the linearised part buckles "
+                             "(null: no compressive buckling mode found); > 1 means safe"},
+        mesh={"elements_across": elements_across, "mesh_size": mesh_size, "solver": lin.fac.method,
+              "dofs": pt.comm.allreduce(pt.n_owned),
+              "cells": pt.comm.allreduce(pt.mesh.topology.index_map(pt.gdim).size_local)},
+        timings_s=dict(timings, tolerances=t_tol, total=time.perf_counter() - t0),
+        mpi_ranks=pt.comm.size)
     if write:
         _write_outputs(run.fem_dir, pt, res, act, report, finite_strain)
     return report
 
 
-def _write_outputs(folder: Path, pt, res, act: int, report: dict, finite_strain: bool):
+def _write_outputs(folder: Path, pt, res, act: int, report: FidelityReport, finite_strain: bool):
     """Write ``folder`` (``RUN/fem/``) complete or not at all: every file goes into its staging folder
     (rank 0 claims it, all ranks write the XDMF), swapped in as a whole; the convergence study's
     ``convergence.json`` is carried over."""
     from contextlib import nullcontext
-
-    from mechclln.fileio import write_json
-    from mechclln.rundir import CONVERGENCE, FIDELITY, staged_directory
 
     u = fields.function_of(pt, res["states"][act].u)
     psi = fields.energy_density(pt, u)
@@ -191,7 +210,7 @@ def _write_outputs(folder: Path, pt, res, act: int, report: dict, finite_strain:
                 energy_plot(*tri, tmp / "energy_linear.png",
                             title=f"linear FEM, example {act}: strain energy density")
         if rank0:
-            write_json(tmp / FIDELITY, report)
+            Run(tmp).write_report(report)
         pt.comm.barrier()
 
 

@@ -19,12 +19,39 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 import numpy as np
 
+from mechclln.rundir import FINETUNE, FINETUNE_REPORT, Run, StageReport
 from mechclln.task import task_error
 
 from . import fields, fidelity, linear, stack
+
+
+@dataclass
+class FinetuneReport(StageReport):
+    """``finetune/finetune.json``: FEM task error C of the starting part, the best while learning and the
+    re-exported part (and its ratio to the start), the two meshes' elements across, the learning history
+    and settings, the widths before and after (mm), the re-exported part's linear FEM target strains and
+    the wanted ones (n_ex, T), seconds."""
+
+    FILE: ClassVar[str] = f"{FINETUNE}/{FINETUNE_REPORT}"
+    C_fem_before: float
+    C_fem_learning_after: float
+    C_fem_reexported_part: float
+    ratio_reexported_over_before: float
+    elements_across: int
+    learn_elements_across: int
+    history: list
+    steps: int
+    eta: float
+    step_fraction: float
+    widths_before_mm: Any
+    widths_after_mm: Any
+    target_strains_reexported: Any
+    wanted: Any
+    seconds: float
 
 
 class StrutWidths:
@@ -191,16 +218,14 @@ def _part_error(gpart, ptask, elements_across: int, strains: bool = False):
 
 def finetune_run(run_dir, steps: int = 20, eta: float = 0.1, elements_across: int = 2,
                  step_fraction: float = 0.05,
-                 learn_elements_across: int | None = None) -> dict:
+                 learn_elements_across: int | None = None) -> FinetuneReport:
     """Fine-tune the part of ``run_dir`` on FEM; writes ``RUN/finetune/`` (part.json, finetune.json).
 
     The starting part and the re-exported fine-tuned part are both evaluated at ``elements_across``;
     learning runs at ``learn_elements_across`` (default: the same)."""
-    from mechclln.fileio import write_json
     from mechclln.geometry.part import printed_network, save_part
     from mechclln.geometry.print_state import as_printed_task, compare_printed
     from mechclln.geometry.sections import hub_width_limit
-    from mechclln.rundir import Run
 
     t0 = time.perf_counter()
     run = Run(run_dir)
@@ -216,14 +241,13 @@ def finetune_run(run_dir, steps: int = 20, eta: float = 0.1, elements_across: in
     c0 = history[0]["C"] if learn_across == elements_across else _part_error(gpart, ptask, elements_across)
     new_part = replace(gpart, width=widths, width_raw=widths)   # learned widths: wanted as printed
     c_new, strains_new = _part_error(new_part, ptask, elements_across, strains=True)
-    report = {"C_fem_before": c0, "C_fem_learning_after": min(h["C"] for h in history),
-              "C_fem_reexported_part": c_new, "ratio_reexported_over_before": c_new / c0,
-              "elements_across": elements_across, "learn_elements_across": learn_across,
-              "history": history, "steps": steps, "eta": eta, "step_fraction": step_fraction,
-              "widths_before_mm": gpart.width, "widths_after_mm": widths,
-              "target_strains_reexported": strains_new, "wanted": task.target_strains,
-              "seconds": time.perf_counter() - t0}
+    report = FinetuneReport(
+        C_fem_before=c0, C_fem_learning_after=min(h["C"] for h in history), C_fem_reexported_part=c_new,
+        ratio_reexported_over_before=c_new / c0, elements_across=elements_across,
+        learn_elements_across=learn_across, history=history, steps=steps, eta=eta, step_fraction=step_fraction,
+        widths_before_mm=gpart.width, widths_after_mm=widths, target_strains_reexported=strains_new,
+        wanted=task.target_strains, seconds=time.perf_counter() - t0)
     if pt.comm.rank == 0:
         save_part(new_part, run.finetune_part)
-        write_json(run.finetune_report, report)
+        run.write_report(report)
     return report

@@ -16,12 +16,14 @@ Writes ``RUN/lab/compare.json`` and ``RUN/lab/compare.png``. Uses only the core 
 from __future__ import annotations
 
 import io
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
 from mechclln.errors import fail
+from mechclln.rundir import LAB_COMPARE, Run, StageReport
 from mechclln.tracks import measured_strains, read_tracks
 
 
@@ -41,11 +43,25 @@ def fem_predictions(path: Path, task, source_strains: np.ndarray) -> dict:
     return out
 
 
-def compare(run_dir, tracks) -> dict:
+@dataclass
+class LabCompareReport(StageReport):
+    """``lab/compare.json``: the run and tracks file, the tracked frames (rest excluded), the measured source
+    and target strains (frames x pairs), whether FEM predictions were included, and per model its
+    predicted target strains with their rms and largest error against the measured ones."""
+
+    FILE: ClassVar[str] = LAB_COMPARE
+    run: str
+    tracks: str
+    frames: list
+    measured_source_strains: Any
+    measured_target_strains: Any
+    fem_included: bool
+    models: dict
+
+
+def compare(run_dir, tracks) -> LabCompareReport:
     """Measured vs predicted target strains for every frame; writes ``RUN/lab/`` and returns the report."""
-    from mechclln.fileio import write_json
     from mechclln.geometry.print_state import compare_printed
-    from mechclln.rundir import Run
 
     run, tracks = Run(run_dir), Path(tracks)
     net, task = run.network_and_task()
@@ -65,18 +81,18 @@ def compare(run_dir, tracks) -> dict:
     fid_path = run.fidelity_file
     if fid_path.exists():
         models.update(fem_predictions(fid_path, task, src))
-    report = {"run": str(run.path), "tracks": str(tracks), "frames": [f for f in sorted(frames) if f != 0],
-              "measured_source_strains": src, "measured_target_strains": tgt,
-              "fem_included": fid_path.exists(),
-              "models": {k: {"target_strains": v, "rms_error": float(np.sqrt(np.mean((v - tgt) ** 2))),
-                             "max_abs_error": float(np.abs(v - tgt).max())} for k, v in models.items()}}
+    report = LabCompareReport(
+        run=str(run.path), tracks=str(tracks), frames=[f for f in sorted(frames) if f != 0],
+        measured_source_strains=src, measured_target_strains=tgt, fem_included=fid_path.exists(),
+        models={k: {"target_strains": v, "rms_error": float(np.sqrt(np.mean((v - tgt) ** 2))),
+                    "max_abs_error": float(np.abs(v - tgt).max())} for k, v in models.items()})
     with Run(run.lab_dir).staged(force=True) as tmp:    # complete or absent (the CLI asks --force)
-        write_json(tmp / "compare.json", report)
+        tmp.write_report(report)
         _plot(report, tmp / "compare.png")
     return report
 
 
-def _plot(report: dict, path: Path):
+def _plot(report: LabCompareReport, path: Path):
     """Target strain vs measured source strain (first source): measured points, one line per model."""
     import matplotlib
     matplotlib.use("Agg")
@@ -84,14 +100,14 @@ def _plot(report: dict, path: Path):
 
     from mechclln.fileio import write_bytes
 
-    s = np.asarray(report["measured_source_strains"])[:, 0]
-    meas = np.asarray(report["measured_target_strains"])
+    s = np.asarray(report.measured_source_strains)[:, 0]
+    meas = np.asarray(report.measured_target_strains)
     order = np.argsort(s)
     T = meas.shape[1]
     fig, axes = plt.subplots(1, T, figsize=(4 * T, 3.6), squeeze=False)
     for t, ax in enumerate(axes[0]):
         ax.plot(s, meas[:, t], "ko", ms=4, label="measured")
-        for name, m in report["models"].items():
+        for name, m in report.models.items():
             ax.plot(s[order], np.asarray(m["target_strains"])[order, t], "-",
                     label=f"{name} (rms {m['rms_error']:.1e})")
         ax.set_xlabel("measured source strain")

@@ -58,8 +58,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     r = finetune_run(args.run_dir, steps=args.steps, eta=args.eta, elements_across=args.elements_across,
                      step_fraction=args.step_fraction, learn_elements_across=args.learn_elements_across)
     if rank0():
-        print(f"finetune: FEM task error C {r['C_fem_before']:.4g} -> {r['C_fem_reexported_part']:.4g} on the "
-              f"re-meshed part (x{r['ratio_reexported_over_before']:.3g}) in {r['seconds']:.0f} s; wrote {out}")
+        print(f"finetune: FEM task error C {r.C_fem_before:.4g} -> {r.C_fem_reexported_part:.4g} on the "
+              f"re-meshed part (x{r.ratio_reexported_over_before:.3g}) in {r.seconds:.0f} s; wrote {out}")
     return 0
 
 

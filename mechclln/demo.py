@@ -57,11 +57,11 @@ def run_demo(out, steps: int | None = None, force: bool = False, quiet: bool = F
     fem = check_run(out, finite_strain=True)
     C0 = rep["C0"]
     for key, label in (("frame_corotational", "frame"), ("fem_linear", "linear FEM"), ("fem_finite", "finite-strain FEM")):
-        m = fem["models"][key]
+        m = fem.models[key]
         log(f"demo: {label}: target strains {np.round(m['target_strains'][-1], 4).tolist()} (wanted "
             f"{task.target_strains[-1].tolist()}), C/C0 {m['C'] / C0:.3g}")
     ex = export_run(out, spec, force=True)
     log(f"demo: export: {', '.join(ex.files)}; {ex.mesh['bodies']} body, watertight {ex.mesh['watertight']}")
     log(f"demo finished in {time.perf_counter() - t0:.1f} s (FEM correction {rec['seconds']:.0f} s, FEM check "
-        f"{fem['timings_s']['total']:.0f} s); results in {out}")
+        f"{fem.timings_s['total']:.0f} s); results in {out}")
     return out

@@ -47,6 +47,7 @@ FIDELITY = "fidelity.json"      # in fem/
 CONVERGENCE = "convergence.json"    # in fem/
 FINETUNE_REPORT = "finetune.json"   # in finetune/
 EXPORT_REPORT = "report.json"       # in export/
+LAB_COMPARE = "compare.json"        # in lab/
 
 
 class Run:

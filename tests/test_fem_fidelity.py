@@ -36,7 +36,7 @@ def test_fidelity_files_are_written(report):
 def test_rest_example_is_at_rest_in_every_model(report):
     """Zero source strain gives zero target strain: no spurious load or rigid-motion leak."""
     _, rep = report
-    for name, m in rep["models"].items():
+    for name, m in rep.models.items():
         assert np.abs(np.asarray(m["target_strains"])[0]).max() < 1e-10, name
 
 
@@ -44,8 +44,8 @@ def test_fem_follows_the_spring_model_on_a_rigid_lattice(report):
     """A triangulated lattice is stretching-dominated: FEM target strains have the springs' sign and
     lie within a factor 2 of them (hubs and strut bending account for the rest)."""
     _, rep = report
-    springs = np.asarray(rep["models"]["printed_springs"]["target_strains"])[1]
-    fem = np.asarray(rep["models"]["fem_linear"]["target_strains"])[1]
+    springs = np.asarray(rep.models["printed_springs"]["target_strains"])[1]
+    fem = np.asarray(rep.models["fem_linear"]["target_strains"])[1]
     big = np.abs(springs) > 1e-3
     assert big.any()
     ratio = fem[big] / springs[big]
@@ -56,8 +56,8 @@ def test_linear_and_finite_fem_agree_at_five_percent_actuation(report):
     """At 5 % source strain, the neo-Hookean and linear target strains differ by under 20 % of the largest
     target strain (geometric nonlinearity is a correction, not the answer)."""
     _, rep = report
-    lin = np.asarray(rep["models"]["fem_linear"]["target_strains"])[1]
-    nh = np.asarray(rep["models"]["fem_finite"]["target_strains"])[1]
+    lin = np.asarray(rep.models["fem_linear"]["target_strains"])[1]
+    nh = np.asarray(rep.models["fem_finite"]["target_strains"])[1]
     assert np.abs(nh - lin).max() < 0.2 * np.abs(lin).max()
 
 
@@ -65,15 +65,15 @@ def test_built_springs_equal_printed_springs_when_no_width_is_clipped(report):
     """k = 1 everywhere maps to the nominal width, inside the printable range: nothing is clipped, so the
     as-built springs (k scaled by printed/wanted section) are the as-printed springs."""
     _, rep = report
-    np.testing.assert_allclose(rep["models"]["built_springs"]["target_strains"],
-                               rep["models"]["printed_springs"]["target_strains"], atol=1e-12)
+    np.testing.assert_allclose(rep.models["built_springs"]["target_strains"],
+                               rep.models["printed_springs"]["target_strains"], atol=1e-12)
 
 
 def test_tolerance_spread_is_reported_beside_the_fidelity(report):
     """Width errors of +-0.1 mm spread the actuated FEM target strains around the nominal linear FEM ones."""
     _, rep = report
-    tol = rep["tolerances"]["widths"]
-    np.testing.assert_allclose(tol["target_strains_nominal"], rep["models"]["fem_linear"]["target_strains"])
+    tol = rep.tolerances["widths"]
+    np.testing.assert_allclose(tol["target_strains_nominal"], rep.models["fem_linear"]["target_strains"])
     assert np.all(np.asarray(tol["target_strains_std"])[1] > 0)
 
 

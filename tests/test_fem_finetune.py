@@ -85,7 +85,7 @@ def test_finetune_run_on_a_part_with_a_left_out_strut_reports_errors_at_the_same
                           task.target_strains)
 
     # print positions are the network's relaxed positions (up to a rigid motion): strains agree closely
-    assert rep["C_fem_before"] == pytest.approx(fem_c(start), rel=1e-4)
-    assert rep["C_fem_reexported_part"] == pytest.approx(fem_c(tuned), rel=1e-4)
-    assert np.abs(np.subtract(rep["widths_after_mm"], rep["widths_before_mm"])).max() > 1e-6   # learning moved
-    assert len(rep["widths_after_mm"]) == net.n_edges - 1
+    assert rep.C_fem_before == pytest.approx(fem_c(start), rel=1e-4)
+    assert rep.C_fem_reexported_part == pytest.approx(fem_c(tuned), rel=1e-4)
+    assert np.abs(np.subtract(rep.widths_after_mm, rep.widths_before_mm)).max() > 1e-6   # learning moved
+    assert len(rep.widths_after_mm) == net.n_edges - 1

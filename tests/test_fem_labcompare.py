@@ -49,8 +49,8 @@ def test_the_model_that_made_the_tracks_matches_them_to_the_noise(run):
     assert data["fem_included"] is False and set(data["models"]) == {"trained_springs", "printed_springs"}
     assert (run / "lab" / "compare.png").stat().st_size > 5_000
     noise_strain = NOISE_MM / SCALE_MM                       # per-hub noise over a unit-length pair
-    assert rep["models"]["printed_springs"]["rms_error"] < 3 * noise_strain
-    assert rep["models"]["trained_springs"]["rms_error"] > 3 * rep["models"]["printed_springs"]["rms_error"]
+    assert rep.models["printed_springs"]["rms_error"] < 3 * noise_strain
+    assert rep.models["trained_springs"]["rms_error"] > 3 * rep.models["printed_springs"]["rms_error"]
 
 
 @pytest.mark.parametrize("text, needle", [

@@ -140,10 +140,10 @@ def test_refine_run_writes_a_stress_free_printable_run(tmp_path):
     np.testing.assert_allclose(new.l, new.lengths(), rtol=1e-12)
     kmin, kmax = k_bounds(new.with_params(k=np.ones(new.n_edges)), spec)
     out = np.zeros(new.n_edges, bool)
-    out[rep["left_out_edges"]] = True
+    out[rep.left_out_edges] = True
     assert out.any()
     assert np.all((new.k[~out] >= kmin[~out] * (1 - 1e-9)) & (new.k[~out] <= kmax[~out] * (1 + 1e-9)))
-    assert metrics["C_final"] == rep["C_refined"] and rep["C0"] == 1e-3
+    assert metrics["C_final"] == rep.C_refined and rep.C0 == 1e-3
     part = build_part(new, spec, task=ptask, x_print=new.x)
     assert part.n_struts == new.n_edges - out.sum()
 

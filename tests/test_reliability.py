@@ -180,7 +180,7 @@ def test_xdmf_references_the_h5_beside_it_and_reads_back(fem_run):
     dfx = stack.dolfinx()
     with dfx.io.XDMFFile(stack.mpi().COMM_SELF, str(xdmf), "r") as f:
         mesh = f.read_mesh(name="mesh")
-    assert mesh.topology.index_map(2).size_local == rep["mesh"]["cells"]
+    assert mesh.topology.index_map(2).size_local == rep.mesh["cells"]
 
 
 @pytest.mark.fem
@@ -194,7 +194,7 @@ def test_memory_estimate_is_within_a_factor_two_of_the_mesh(fem_run):
     run, rep = fem_run
     net, task = load(run / "network.json"), load_task(run / "task.json")
     gpart = load_geometry_part(run, net, task, compare_printed(net, task).x_print)
-    assert 0.5 < estimate(gpart, 2)["dofs"] / rep["mesh"]["dofs"] < 2
+    assert 0.5 < estimate(gpart, 2)["dofs"] / rep.mesh["dofs"] < 2
 
 
 @pytest.mark.fem
