@@ -63,20 +63,24 @@ def _design_arguments(q) -> None:
     q.add_argument("--quiet", action="store_true")
 
 
+SPEC_OPTIONS = {"scale": "mm per lattice unit", "thickness": "sheet thickness, mm", "hub_radius": "hub radius, mm",
+                "hole_diameter": "pin-hole diameter, mm", "nominal_width": "width of a k = 1 strut, mm",
+                "neck_fraction": "hinge-neck width / strut width", "neck_length": "hinge-neck length, mm"}
+
+
 def _spec_arguments(p) -> None:
-    p.add_argument("--scale", type=float, help="mm per lattice unit (default 12)")
-    p.add_argument("--thickness", type=float, help="sheet thickness, mm (default 3)")
-    p.add_argument("--hub-radius", type=float, help="hub radius, mm (default 2.4)")
-    p.add_argument("--hole-diameter", type=float, help="pin-hole diameter, mm (default 1.5)")
-    p.add_argument("--nominal-width", type=float, help="width of a k = 1 strut, mm (default 1.2)")
-    p.add_argument("--neck-fraction", type=float, help="hinge-neck width / strut width (default 1: no necks)")
-    p.add_argument("--neck-length", type=float, help="hinge-neck length, mm (default 0)")
+    """The part-spec options (defaults: PartSpec's; not given: the base spec's value)."""
+    from mechclln.geometry.spec import PartSpec
+
+    for name, text in SPEC_OPTIONS.items():
+        note = ": no necks" if name == "neck_fraction" else ""
+        p.add_argument(f"--{name.replace('_', '-')}", type=float,
+                       help=f"{text} (default {getattr(PartSpec, name):g}{note})")
 
 
 def spec_changes(args) -> dict:
     """The part-spec fields given on the command line (None: not given)."""
-    return {name: getattr(args, name) for name in ("scale", "thickness", "hub_radius", "hole_diameter",
-                                                    "nominal_width", "neck_fraction", "neck_length")}
+    return {name: getattr(args, name) for name in SPEC_OPTIONS}
 
 
 def run(args: argparse.Namespace) -> int:
