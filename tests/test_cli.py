@@ -104,3 +104,54 @@ def test_core_imports_no_fem_or_mesh_stack():
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+COMMANDS = ("network", "task", "train", "evaluate", "demo", "export", "printable", "design", "fem", "finetune",
+            "correct", "lab-compare", "fem-bench", "bench", "lab-train", "lab-sim", "report", "sweep")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_is_registered_and_prints_its_help(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0 and f"usage: mechclln {command}" in capsys.readouterr().out
+
+
+def test_option_defaults_are_the_config_dataclasses_fields():
+    """train's options are TrainConfig's defaults, lab-train's LabConfig's, the spec options leave
+    PartSpec's (or the recorded spec's) values alone: one source for each default."""
+    from dataclasses import asdict
+
+    from mechclln.cli import build_parser
+    from mechclln.design import DesignConfig
+    from mechclln.export.cli import spec_changes
+    from mechclln.labtrain import LabConfig
+    from mechclln.train_cli import _config
+    from mechclln.training import TrainConfig
+
+    p = build_parser()
+    assert asdict(_config(p.parse_args(["train", "n", "t", "--out", "o"]))) == asdict(TrainConfig())
+    assert p.parse_args(["demo"]).steps == DesignConfig().steps
+    lab = vars(p.parse_args(["lab-train", "init", "n", "t", "--out", "o"]))
+    for name, value in asdict(LabConfig()).items():
+        if name in lab and name != "mm_per_unit":
+            assert lab[name] == (",".join(value) if name == "learn" else value), name
+    assert set(spec_changes(p.parse_args(["export", "r"])).values()) == {None}
+
+
+def test_evaluate_recomputes_the_response_and_refuses_to_overwrite(files):
+    """`evaluate --json`: each model's target strains and C equal a fresh solve; an existing file is kept."""
+    from mechclln.task import task_error
+
+    out = files / "eval.json"
+    assert main(["evaluate", files / "net.json", files / "task.json", "--json", out]) == 0
+    got = json.loads(out.read_text())
+    net = netio.load(files / "net.json")
+    task = load_task(files / "task.json", net)
+    for model in ("nonlinear", "harmonic"):
+        r = respond(net, task, model)
+        assert np.allclose(got[model]["target_strains"], r.target_strains, rtol=1e-9, atol=1e-14)
+        assert got[model]["C"] == pytest.approx(task_error(r.target_strains, task.target_strains), rel=1e-9)
+    before = out.read_text()
+    assert main(["evaluate", files / "net.json", files / "task.json", "--json", out]) == 2
+    assert out.read_text() == before
