@@ -115,7 +115,7 @@ class DesignConfig:
     floor: float = 0.02             # width a strut may thin to before it is removed (relaxed phases)
     rounds: int = 5                 # relaxed phases, their floors rising geometrically from floor to lo
     min_struts_per_hub: int = 2
-    moves: int = 40                 # topology moves (one strut removed or re-added at lo) per printable phase
+    moves: int = 40                 # topology moves (one strut removed or re-added at lo), linear printable phase
     move_trials: int = 8            # best-ranked moves re-optimised per move; the best of them is taken
     move_steps: int = 15            # Gauss-Newton steps of each trial's re-optimisation
 
@@ -189,7 +189,7 @@ def gauss_newton(frame: Frame, ptask: PairTask, w0, lo, hi, config: DesignConfig
                 ws = np.where(wv > 0, np.maximum(wv + dw, lo), 0.0)
                 states, eps = respond(frame, ws, ptask, linear)
                 res.append((eps - ptask.wanted).ravel())
-                jac.append(jacobian(frame, ws, states, ptask)[:, on])
+                jac.append(jacobian(frame, ws, states, ptask)[:, on] * (wv + dw >= lo)[on])   # clipped: d ws / dw = 0
         finally:
             frame.modulus_factor = np.ones(len(wv))
         r, J = np.concatenate(res) * weight, np.vstack(jac) * weight
@@ -262,8 +262,8 @@ def design(frame: Frame, ptask: PairTask, w0, lo: float, hi, config: DesignConfi
     every present width in ``[lo, hi_e]``; while it stalls above ``tol``, topology moves change the struts
     one at a time (:func:`ranked_moves`: a present strut removed or a removed one added at ``lo``; the
     ``move_trials`` best-ranked are re-optimised and the best taken if it lowers C, else the phase ends).
-    Linear frame first; for the corotational model a corotational phase last (the task's
-    actuation at finite rotation)."""
+    Linear frame first, with the moves; for the corotational model a corotational phase last (the task's
+    actuation at finite rotation; no moves there: a corotational trial costs about 10x a linear one)."""
     cfg = (config or DesignConfig()).validate()
     t0 = time.perf_counter()
     w = np.asarray(w0, float).copy()
@@ -312,17 +312,17 @@ def toggled_strains(frame: Frame, w, ptask: PairTask, lo: float) -> np.ndarray:
     return out
 
 
-def ranked_moves(frame: Frame, ptask: PairTask, w, lo: float, hi, cfg: DesignConfig, linear: bool) -> np.ndarray:
+def ranked_moves(frame: Frame, ptask: PairTask, w, lo: float, hi, cfg: DesignConfig) -> np.ndarray:
     """Topology moves at the printable minimum, best first: each removable present strut (hubs keep their
-    struts, one piece) and each removed strut that fits at ``lo``, ranked by the C that one bounded
-    Gauss-Newton step (current Jacobian, the moved strut held) predicts after the move; the move's own
-    effect is exact in the linear frame (:func:`toggled_strains`), added to the current strains."""
+    struts, one piece) and each removed strut that fits at ``lo``, ranked by the C of the linear frame that
+    one bounded Gauss-Newton step (current Jacobian, the moved strut held) predicts after the move (the
+    move's own effect exact, :func:`toggled_strains`)."""
     hi = np.broadcast_to(np.asarray(hi, float), w.shape)
     present = w > 0
     on = np.flatnonzero(present)
     cands = [int(e) for e in np.flatnonzero(~present & (hi >= lo))]
     cands += [int(e) for e in on if removable(frame.edges, frame.n, present, [e], cfg.min_struts_per_hub).size]
-    states, eps = respond(frame, w, ptask, linear)
+    states, eps = respond(frame, w, ptask, True)
     weight = np.sqrt(1.0 / ptask.n_examples)
     J = jacobian(frame, w, states, ptask)[:, on] * weight
     mu = 1e-9 * float(np.max(np.sum(J ** 2, axis=0)) or 1.0)
@@ -339,17 +339,17 @@ def ranked_moves(frame: Frame, ptask: PairTask, w, lo: float, hi, cfg: DesignCon
 
 
 def _printable(frame, ptask, w, lo, hi, cfg, linear, progress, hist):
-    """Printable phase with topology moves (see :func:`design`); returns (widths, C)."""
+    """Printable phase, with topology moves in the linear frame (see :func:`design`); returns (widths, C)."""
     name = "linear" if linear else "corotational"
     w, C, _ = gauss_newton(frame, ptask, w, lo, hi, cfg, linear, progress=progress,
                            phase=f"printable {name}", history=hist)
     c_ref = task_error(np.zeros_like(ptask.wanted), ptask.wanted) or 1.0
     trial_cfg = replace(cfg, steps=cfg.move_steps)
-    for _ in range(cfg.moves):
+    for _ in range(cfg.moves if linear else 0):
         if C / c_ref <= cfg.tol:
             break
         best = None
-        for e in ranked_moves(frame, ptask, w, lo, hi, cfg, linear)[: cfg.move_trials]:
+        for e in ranked_moves(frame, ptask, w, lo, hi, cfg)[: cfg.move_trials]:
             trial, steps = w.copy(), []
             trial[e] = 0.0 if w[e] > 0 else lo
             try:
