@@ -219,17 +219,16 @@ class Frame:
         keep = sn > 1e-9
         return slot[i][keep], slot[i][keep] // 2, slot[j][keep] // 2, c[keep], sn[keep]
 
-    def end_offsets(self, w):
+    def end_offsets(self, w, jacobian: bool = False):
         """Rigid end offsets ``a`` (E, 2) [mm] of the struts' ends at hubs ``edges[:, 0], edges[:, 1]`` for
-        widths ``w`` (E,) [mm] (complex ok), and their width Jacobian ``da/dw`` (2E, E) (sparse, real part).
+        widths ``w`` (E,) [mm] (complex ok); with ``jacobian`` also ``da/dw`` (2E, E) (sparse, real part).
 
         Every end sits at least where the strut's surface leaves the hub sphere, ``sqrt(R^2 - r^2)``,
         ``r = w/2``. With ``fused_ends`` (3D) also where it leaves each present neighbour's (w > 0) at that
-        hub: struts ``i, j``
-        of radii ``r_i, r_j`` leave the hub centre at angle ``phi``. The cross-section of ``i`` at ``s`` along
-        its axis comes nearest to ``j``'s axis on the generator facing ``j``, at distance
-        ``s sin(phi) - r_i cos(phi)``, so it meets strut ``j`` up to the crotch where that generator leaves
-        ``j``'s surface::
+        hub: struts ``i, j`` of radii ``r_i, r_j`` leave the hub centre at angle ``phi``. The cross-section
+        of ``i`` at ``s`` along its axis comes nearest to ``j``'s axis on the generator facing ``j``, at
+        distance ``s sin(phi) - r_i cos(phi)``, so it meets strut ``j`` up to the crotch where that generator
+        leaves ``j``'s surface::
 
             s_ij = (r_j + r_i cos(phi)) / sin(phi)
 
@@ -238,25 +237,24 @@ class Frame:
         ``a`` is too away from ties, where its derivative is the active candidate's."""
         w = np.asarray(w)
         E = len(self.edges)
-        a = np.repeat(np.sqrt(self.R ** 2 - w ** 2 / 4)[:, None], 2, axis=1)
-        rows, cols = np.arange(2 * E), np.repeat(np.arange(E), 2)
-        vals = np.repeat(-w.real / (4 * a[:, 0].real), 2)
-        if self._end_pairs is None:
-            return a, sp.csr_matrix((vals, (rows, cols)), shape=(2 * E, E))
-        slot, e, f, c, sn = self._end_pairs
-        s_ef, s_fe = (w[f] + w[e] * c) / (2 * sn), (w[e] + w[f] * c) / (2 * sn)
-        ok = (w[f].real > 0) & (s_ef.real > 0) & (s_fe.real > 0)
-        slot, e, f, c, sn, s_ef = slot[ok], e[ok], f[ok], c[ok], sn[ok], s_ef[ok]
-        order = np.lexsort((s_ef.real, slot))
-        last = np.diff(slot[order], append=-1) != 0
-        best = order[last]                                  # each end's largest crotch candidate
-        flat = a.reshape(-1).copy()
-        won = best[s_ef[best].real > flat[slot[best]].real]
-        flat[slot[won]] = s_ef[won]
-        vals[slot[won]] = c[won] / (2 * sn[won])
-        J = sp.csr_matrix((vals, (rows, cols)), shape=(2 * E, E)) + \
-            sp.csr_matrix((1 / (2 * sn[won]), (slot[won], f[won])), shape=(2 * E, E))
-        return flat.reshape(E, 2), J
+        a = np.repeat(np.sqrt(self.R ** 2 - w ** 2 / 4)[:, None], 2, axis=1).reshape(-1)
+        d_own = np.repeat(-w.real / (4 * a[::2].real), 2)          # d a / d (the end's own width)
+        nb_slot, nb_width, d_nb = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        if self._end_pairs is not None:
+            slot, e, f, c, sn = self._end_pairs
+            s_ef, s_fe = (w[f] + w[e] * c) / (2 * sn), (w[e] + w[f] * c) / (2 * sn)
+            ok = np.flatnonzero((w[f].real > 0) & (s_ef.real > 0) & (s_fe.real > 0))
+            order = ok[np.lexsort((s_ef[ok].real, slot[ok]))]
+            best = order[np.diff(slot[order], append=-1) != 0]          # each end's largest crotch
+            won = best[s_ef[best].real > a[slot[best]].real]
+            a = a.copy()
+            a[slot[won]], d_own[slot[won]] = s_ef[won], c[won] / (2 * sn[won])
+            nb_slot, nb_width, d_nb = slot[won], f[won], 1 / (2 * sn[won])
+        if not jacobian:
+            return a.reshape(E, 2)
+        rows = np.concatenate([np.arange(2 * E), nb_slot])
+        cols = np.concatenate([np.repeat(np.arange(E), 2), nb_width])
+        return a.reshape(E, 2), sp.csr_matrix((np.concatenate([d_own, d_nb]), (rows, cols)), shape=(2 * E, E))
 
     # --------------------------------------------------------------------------- one element
     def section(self, w, a=None):
@@ -398,7 +396,8 @@ class Frame:
             d_a[..., s] = dot(element_fn(qe, we, linear, a))
         out = np.zeros((len(own), len(self.edges)))
         out[:, self._idx] = own
-        return out + (self._da.T @ d_a.reshape(len(own), -1).T).T
+        J = self.end_offsets(self._w, jacobian=True)[1][(2 * self._idx[:, None] + np.arange(2)).ravel()]
+        return out + (J.T @ d_a.reshape(len(own), -1).T).T
 
     def _element_tangent(self, qe, w, linear):
         """(m, 2 nd, 2 nd) tangent stiffness: complex step of the end forces, one end dof at a time."""
@@ -419,9 +418,7 @@ class Frame:
             raise MechcllnError(f"frame: widths must be finite, >= 0 and below the hub diameter {2 * self.R} mm")
         self._idx = np.flatnonzero(w > 0)
         self._e0, self._L = self.e0[self._idx], self.L[self._idx]
-        a, J = self.end_offsets(w)
-        rows = (2 * self._idx[:, None] + np.arange(2)).ravel()
-        self._a, self._da = a[self._idx], J[rows]
+        self._w, self._a = w, self.end_offsets(w)[self._idx]
         return w[self._idx], self.edofs[self._idx]
 
     # --------------------------------------------------------------------------- element quantities

@@ -21,7 +21,7 @@ def lattice_frame(seed=0, nodes=(3, 2, 2), fused_ends=False):
 
 def moves_neighbours(fr, w):
     """Struts whose width sets some neighbour's end offset (the crotch beyond the hub sphere)."""
-    J = fr.end_offsets(w)[1].tocoo()          # rows: end slots 2e + s; columns: widths
+    J = fr.end_offsets(w, jacobian=True)[1].tocoo()          # rows: end slots 2e + s; columns: widths
     return np.unique(J.col[(J.col != J.row // 2) & (J.data != 0)])
 
 
@@ -116,7 +116,7 @@ def test_end_offset_is_where_the_surface_leaves_the_neighbour():
     x = np.array([[0, 0, 0], [20, 0, 0], [20 * np.cos(phi), 20 * np.sin(phi), 0]], float)
     fr = Frame(x, [[0, 1], [0, 2]], E, NU, R, fused_ends=True)
     w = np.array([2.0, 2.6])
-    a, J = fr.end_offsets(w)
+    a, J = fr.end_offsets(w, jacobian=True)
     assert a[0, 0] > np.sqrt(R ** 2 - w[0] ** 2 / 4) + 0.5          # fused well beyond the hub sphere
     assert a[0, 1] == pytest.approx(np.sqrt(R ** 2 - w[0] ** 2 / 4))   # the far hub has no neighbour
     e_j = x[2] / 20
@@ -130,7 +130,7 @@ def test_end_offset_is_where_the_surface_leaves_the_neighbour():
     for k in range(2):
         dw = np.zeros(2, complex)
         dw[k] = 1e-30j
-        assert np.allclose(J[:, k].toarray().ravel(), fr.end_offsets(w + dw)[0].imag.ravel() / 1e-30, rtol=1e-12)
+        assert np.allclose(J[:, k].toarray().ravel(), fr.end_offsets(w + dw).imag.ravel() / 1e-30, rtol=1e-12)
 
 
 def test_energy_width_derivative_includes_the_neighbours():
