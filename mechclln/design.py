@@ -262,7 +262,9 @@ def design(frame: Frame, ptask: PairTask, w0, lo: float, hi, config: DesignConfi
     every present width in ``[lo, hi_e]``; while it stalls above ``tol``, topology moves change the struts
     one at a time (:func:`ranked_moves`: a present strut removed or a removed one added at ``lo``; the
     ``move_trials`` best-ranked are re-optimised and the best taken if it lowers C, else the phase ends).
-    Linear frame first, with the moves; for the corotational model a corotational phase last (the task's
+    Should it end above ``tol``, it restarts from each relaxed round's widths before that round's removal
+    (latest first) until one reaches ``tol``; the best is kept (``history``: the kept start's steps only,
+    its first step marked ``start``). Linear frame first, with the moves; for the corotational model a corotational phase last (the task's
     actuation at finite rotation; no moves there: a corotational trial costs about 10x a linear one)."""
     cfg = (config or DesignConfig()).validate()
     t0 = time.perf_counter()
@@ -272,18 +274,31 @@ def design(frame: Frame, ptask: PairTask, w0, lo: float, hi, config: DesignConfi
     C_start = task_error(respond(frame, w, ptask, linear_only)[1], ptask.wanted)
     floors = cfg.floor * (lo / cfg.floor) ** (np.arange(cfg.rounds + 1) / max(cfg.rounds, 1))
     deep = replace(cfg, tol=1e-3 * cfg.tol)   # relaxed phases (cheap, linear) go deeper: decisive thinning
+    restarts = []                             # each relaxed round's widths before its removal, latest first
     for rnd in range(cfg.rounds if relax else 0):
         w, C, _ = gauss_newton(frame, ptask, w, floors[rnd], hi, deep, True, progress=progress,
                                phase=f"relaxed {rnd}", history=hist)
+        restarts.insert(0, (f"relaxed {rnd}", w.copy()))
         # struts that want to be thinner than the next floor: removed if nearer the thin limit
         thin = np.flatnonzero((w > 0) & (w < np.sqrt(floors[rnd] * floors[rnd + 1])))
         gone = removable(frame.edges, frame.n, w > 0, thin[np.argsort(w[thin])], cfg.min_struts_per_hub)
         w[gone] = 0.0
         if hist:
             hist[-1]["removed"] = int(gone.size)
-    on = w > 0
-    w[on] = np.maximum(w[on], lo)
-    w, C = _printable(frame, ptask, w, lo, hi, cfg, True, progress, hist)
+    c_ref = task_error(np.zeros_like(ptask.wanted), ptask.wanted) or 1.0
+    best = None
+    for start, ws in [("last relaxed", w)] + restarts:
+        ws, steps = ws.copy(), []
+        ws[ws > 0] = np.maximum(ws[ws > 0], lo)
+        ws, C = _printable(frame, ptask, ws, lo, hi, cfg, True, progress, steps)
+        if steps:
+            steps[0]["start"] = start
+        if best is None or C < best[1]:
+            best = (ws, C, steps)
+        if C / c_ref <= cfg.tol:
+            break
+    w, C, steps = best
+    hist.extend(steps)
     if not linear_only:
         w, C = _printable(frame, ptask, w, lo, hi, cfg, False, progress, hist)
     eps = respond(frame, w, ptask, linear_only)[1]
