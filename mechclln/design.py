@@ -370,7 +370,7 @@ def _printable(frame, ptask, w, lo, hi, cfg, linear, progress, hist):
             try:
                 trial, Ct, _ = gauss_newton(frame, ptask, trial, lo, hi, trial_cfg, linear,
                                             phase=f"move {name}", history=steps)
-            except MechcllnError:        # the moved frame snaps under the actuation: not a move
+            except MechcllnError:        # the moved frame is singular (a mechanism): not a move
                 continue
             if Ct < C and (best is None or Ct < best[1]):
                 best = (trial, Ct, e, steps)
