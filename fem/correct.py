@@ -9,7 +9,11 @@ and re-designs the widths in the corotational frame against shifted targets,
 
 by the printable phase of the design continued from the current widths (with its pruning: struts at the
 printable minimum may be removed; removed struts stay removed; every width within its printable range). Rounds stop when the FEM
-error reaches ``tol`` (C / C0) or after ``rounds``. The run's ``network.json`` and ``design.json`` are
+error reaches ``tol`` (C / C0) or after ``rounds``. A robust design (``design.json["robust"]``) misses
+its targets at the nominal widths on purpose, so it keeps its objective (the mean C over its print-error
+samples, by Gauss-Newton from the current widths, no pruning) against the wanted strains plus the
+frame-to-FEM gap at the current widths, ``want + (eps_frame - eps_FEM)``, for all ``rounds`` (its nominal
+FEM error is neither the stopping rule nor the improvement check). The run's ``network.json`` and ``design.json`` are
 replaced by the corrected design; ``design.json["fem_correction"]`` records every round.
 """
 from __future__ import annotations
@@ -36,7 +40,7 @@ def correct_run(run_dir, rounds: int = 2, tol: float = 2e-4, elements_across: in
     from dataclasses import asdict
 
     from mechclln import network as netio
-    from mechclln.design import PairTask, design
+    from mechclln.design import PairTask, PrintErrors, design, gauss_newton, respond
     from mechclln.fileio import write_json
     from mechclln.geometry.design_run import designed_network, frame_part, frame_response, frame_strains, load_design
     from mechclln.geometry.part import build_part
@@ -54,6 +58,8 @@ def correct_run(run_dir, rounds: int = 2, tol: float = 2e-4, elements_across: in
     cfg, widths = rec["config"], rec["widths_mm"].copy()
     want, C0 = task.target_strains, rec["C0"]
     target = want.copy() if rec["frame_target_strains_wanted"] is None else rec["frame_target_strains_wanted"]
+    robust = (rec.get("robust") or {}).get("train_samples", 0)
+    errors = PrintErrors.draw(len(widths), robust, seed=1) if robust else None   # robust_design's samples
     history = []
     for rnd in range(rounds + 1):
         gpart = build_part(designed_network(fp, widths), fp.spec, fp.material, task=task, x_print=start.x)
@@ -64,16 +70,20 @@ def correct_run(run_dir, rounds: int = 2, tol: float = 2e-4, elements_across: in
                         "frame_targets": target.copy(), "fem_seconds": time.perf_counter() - t_fem})
         if progress:
             progress(rnd, c / C0)
-        if c / C0 <= tol or rnd == rounds:
+        if rnd == rounds or (not robust and c / C0 <= tol):
             break
-        target = target + (want - eps)
-        widths = design(fp.frame, PairTask.of(task, target), widths, fp.lo, fp.hi, cfg, relax=False).widths
+        if robust:
+            target = want + respond(fp.frame, widths, PairTask.of(task), cfg.model == "linear")[1] - eps
+            widths = gauss_newton(fp.frame, PairTask.of(task, target), widths, fp.lo, fp.hi, cfg, errors=errors)[0]
+        else:
+            target = target + (want - eps)
+            widths = design(fp.frame, PairTask.of(task, target), widths, fp.lo, fp.hi, cfg, relax=False).widths
     best = min(range(len(history)), key=lambda i: history[i]["C_fem_finite"])
-    if best != len(history) - 1:
+    if not robust and best != len(history) - 1:
         raise MechcllnError(f"{run_dir}: FEM correction did not improve the design (C/C0 per round "
                             f"{[h['C_rel_fem_finite'] for h in history]}); the frame-to-FEM gap is not stable")
     strains = frame_strains(fp.frame, widths, PairTask.of(task))
-    record = {"rounds": history, "elements_across": elements_across, "tol": tol,
+    record = {"rounds": history, "elements_across": elements_across, "tol": tol, "robust_samples": robust,
               "seconds": time.perf_counter() - t0, "C_rel_fem_finite": history[-1]["C_rel_fem_finite"]}
     rec = {k: v for k, v in rec.items() if k not in ("spec",)}
     c_frame = {k: task_error(s, want) for k, s in strains.items()}
