@@ -311,8 +311,7 @@ def toggled_strains(frame: Frame, w, ptask: PairTask, lo: float) -> np.ndarray:
     factored KKT matrix by the strut's (2 nd x 2 nd) element stiffness, all struts at once."""
     E, nc = len(w), 2 * frame.nd
     wk = np.where(w > 0, w, lo)                    # every strut at its width, or at lo where it would be added
-    frame._use(wk)
-    dK = frame._element_tangent(np.zeros((E, nc)), wk, True) * np.where(w > 0, -1.0, 1.0)[:, None, None]
+    dK = frame.element_tangents(np.zeros(frame.ndof), wk, True)[0] * np.where(w > 0, -1.0, 1.0)[:, None, None]
     d = frame.edofs
     out = np.zeros((E, ptask.n_examples, len(ptask.target_pairs)))
     for ex, st in enumerate(respond(frame, w, ptask, True)[0]):
@@ -436,9 +435,9 @@ class FrameWidths:
 
     def beta_unit(self, params) -> float:
         """Axial stiffness x length^2 of a typical strut [N mm] x examples: the energy of unit strain."""
-        we, _ = self.frame._use(params["w"])
-        EA, _, _, _, _, Lf = self.frame.section(we)
-        return float(np.mean(EA / Lf * self.frame._L ** 2)) * self.ptask.n_examples
+        w = params["w"]
+        EA, _, _, _, _, Lf = self.frame.strut_sections(w)
+        return float(np.mean(EA / Lf * self.frame.L[w > 0] ** 2)) * self.ptask.n_examples
 
     def typical(self, name, params) -> float:
         return float(np.mean(params["w"][params["w"] > 0]))

@@ -44,10 +44,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from . import gauge
 from .errors import MechcllnError
 
 H_CS = 1e-30          # complex-step size: derivatives exact to round-off (no subtraction)
@@ -443,36 +443,41 @@ class Frame:
         np.add.at(f, ed, self._element_forces(np.asarray(q).ravel()[ed], we, linear))
         return f
 
+    def element_tangents(self, q, w, linear: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Tangent stiffnesses (m, 2 nd, 2 nd) of the m present struts (w > 0, in strut order) at hub dofs
+        ``q`` (ndof,), in global axes on their end dofs, and those end dofs (m, 2 nd): hub ``edges[:, 0]``'s
+        dofs first, then ``edges[:, 1]``'s."""
+        we, ed = self._use(w)
+        return self._element_tangent(np.asarray(q).ravel()[ed], we, linear), ed
+
+    def strut_sections(self, w):
+        """:meth:`section` of the present struts (w > 0, in strut order) of widths ``w`` (E,) [mm]."""
+        we, _ = self._use(w)
+        return self.section(we)
+
     def tangent(self, q, w, linear: bool = True) -> sp.csr_matrix:
         """Assembled tangent stiffness (ndof, ndof) [N/mm, N, N mm]."""
-        we, ed = self._use(w)
-        Ke = self._element_tangent(np.asarray(q).ravel()[ed], we, linear)
+        Ke, ed = self.element_tangents(q, w, linear)
         rows = np.repeat(ed, ed.shape[1], axis=1).ravel()
         cols = np.tile(ed, (1, ed.shape[1])).ravel()
         return sp.csr_matrix((Ke.ravel(), (rows, cols)), shape=(self.ndof, self.ndof))
 
     # --------------------------------------------------------------------------- constraints
     def rigid_modes(self) -> np.ndarray:
-        """(ndof, 3 or 6) infinitesimal rigid motions about the centroid (translations, then rotations)."""
-        c = self.x - self.x.mean(0)
-        if self.dim == 2:
-            Z = np.zeros((self.n, 3, 3))
-            Z[:, 0, 0] = Z[:, 1, 1] = 1
-            Z[:, 0:2, 2], Z[:, 2, 2] = _perp(c), 1
-        else:
-            Z = np.zeros((self.n, 6, 6))
-            Z[:, 0:3, 0:3] = np.eye(3)
-            Z[:, 0:3, 3:6] = -_skew(c)           # omega x c = -skew(c) omega
-            Z[:, 3:6, 3:6] = np.eye(3)
-        return Z.reshape(self.ndof, -1)
+        """(ndof, 3 or 6) infinitesimal rigid motions about the centroid (translations, then rotations):
+        the hub centres move as :func:`mechclln.gauge.rigid_modes`, each rotation turns every hub by it."""
+        r = self.nd
+        Z = np.zeros((self.n, self.nd, r))
+        Z[:, :self.dim] = gauge.rigid_modes(self.x).reshape(self.n, self.dim, r)
+        Z[:, self.dim:, self.dim:] = np.eye(self.nd - self.dim)
+        return Z.reshape(self.ndof, r)
 
     def _fixed_rows(self) -> sp.csr_matrix:
         """Pin rows (translation dofs of pinned hubs) and gauge rows for the rigid motions they leave free."""
         dofs = (self.pinned[:, None] * self.nd + np.arange(self.dim)).ravel()
         P = sp.csr_matrix((np.ones(len(dofs)), (np.arange(len(dofs)), dofs)), shape=(len(dofs), self.ndof))
         Z = self.rigid_modes()
-        W = sla.null_space(P @ Z) if len(dofs) else np.eye(Z.shape[1])
-        return sp.vstack([P, sp.csr_matrix((Z @ W).T)]).tocsr()
+        return sp.vstack([P, sp.csr_matrix((Z @ gauge.free_modes(Z, dofs)).T)]).tocsr()
 
     def pair_r0(self, pairs) -> np.ndarray:
         """Printed hub-centre distances of ``pairs`` [mm]."""
