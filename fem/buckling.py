@@ -67,7 +67,7 @@ def part_factors(model, pairs, strains, n: int = 3) -> np.ndarray:
     u0.x.scatter_forward()
     K = model.fac.K.copy()
     a_pairs, _, _ = constraints.pair_rows(part, pairs)
-    solver._add_penalty(part, K, a_pairs)
+    solver.add_penalty(part, K, a_pairs)
     KG = dfx.fem.petsc.assemble_matrix(dfx.fem.form(geometric_form(part, u0)))
     KG.assemble()
     KG.zeroRowsColumns(model.fac.fixed.astype(PETSc.IntType), diag=0.0)

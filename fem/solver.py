@@ -80,7 +80,7 @@ class Factored:
         off = part.global_offset
         self.fixed_local = self.fixed[(self.fixed >= off) & (self.fixed < off + part.n_owned)] - off
         if len(pin_a):
-            _add_penalty(part, K, pin_a)
+            add_penalty(part, K, pin_a)
         K.zeroRowsColumns(self.fixed.astype(PETSc.IntType), diag=1.0)
         K.setOption(PETSc.Mat.Option.SYMMETRIC, True)
         self.K = K
@@ -159,8 +159,10 @@ def _rigid_nullspace(part, K):
     return PETSc.NullSpace().create(vectors=vecs, comm=part.comm)
 
 
-def _add_penalty(part, K, pin_a: np.ndarray):
-    """K += s P^T P with P = pin_a H, one s per row: the mean diagonal of K over |P row|^2."""
+def add_penalty(part, K, pin_a: np.ndarray):
+    """Penalty rows added in place to the PETSc matrix ``K``: K += s P^T P with P = ``pin_a`` H, ``pin_a``'s
+    rows on the hubs' mean displacements (``part.H``: owned dofs -> them), one s per row: the mean diagonal
+    of K over |P row|^2 (pins, or pairs that keep their length)."""
     comm = part.comm
     diag = K.getDiagonal()
     mean_diag = comm.allreduce(float(diag.array.sum())) / diag.getSize()
