@@ -38,13 +38,15 @@ def write_text(path, text: str) -> Path:
     return write_bytes(path, text.encode())
 
 
-def _jsonable(obj):
+def jsonable(obj):
+    """``obj`` with numpy arrays and scalars as Python lists and numbers, dict keys as strings and
+    non-finite floats as None (JSON's null)."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
+        return jsonable(obj.tolist())
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, (float, np.floating)):
@@ -57,7 +59,7 @@ def _jsonable(obj):
 
 def write_json(path, data) -> Path:
     """Atomic JSON write; numpy arrays become lists, non-finite floats become null."""
-    return write_text(path, json.dumps(_jsonable(data), indent=1) + "\n")
+    return write_text(path, json.dumps(jsonable(data), indent=1) + "\n")
 
 
 def write_npz(path, **arrays) -> Path:

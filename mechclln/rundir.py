@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 from . import network as netio
 from . import task as taskio
 from .errors import MechcllnError
-from .fileio import _jsonable, read_data, refuse_existing, write_json
+from .fileio import jsonable, read_data, refuse_existing, write_json
 from .schema import Fields
 
 NETWORK = "network.json"
@@ -248,7 +248,7 @@ def fingerprint(net, task, config) -> dict:
     config (all fields but ``steps`` and ``tol``, which only say where to stop), for checkpoints."""
     cfg = {k: v for k, v in asdict(config).items() if k not in ("steps", "tol")}
     parts = {"network": netio.to_dict(net), "task": taskio.to_dict(task), "config": cfg}
-    return {k: hashlib.sha256(json.dumps(_jsonable(v), sort_keys=True).encode()).hexdigest()
+    return {k: hashlib.sha256(json.dumps(jsonable(v), sort_keys=True).encode()).hexdigest()
             for k, v in parts.items()}
 
 
