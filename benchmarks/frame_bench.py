@@ -171,7 +171,7 @@ def part_solve(work: Path) -> dict:
                                           "finite": ((eps_fc[0] - eps_fin) / np.abs(eps_fin)).tolist()}}
 
 
-def _small_parts():
+def small_parts():
     """(name, network, source pairs, target pairs) of the small test parts, lattice spacing 1."""
     from mechclln.lattices import square_diagonal, triangular
     from mechclln.network import Network
@@ -207,7 +207,7 @@ def part_slender(work: Path, scales=(6.0, 7.0, 9.0, 12.0, 24.0), widths=(0.8, 1.
     from mechclln.task import make_task
 
     rows = []
-    for name, net, src, tgt in _small_parts():
+    for name, net, src, tgt in small_parts():
         pairs = np.asarray(tgt if tgt else src)
         task = make_task(net, src, pairs, [0.01], [0.0] * len(pairs), rest=False)
         for scale in scales:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import brentq
 
-from frame_bench import _small_parts
+from frame_bench import small_parts
 
 from mechclln.frame import JointCompliance
 
@@ -39,7 +39,7 @@ def _coupons():
     """(name, network, source pairs) of the calibration coupons."""
     from mechclln.network import Network
 
-    parts = {name: (net, src) for name, net, src, _ in _small_parts()}
+    parts = {name: (net, src) for name, net, src, _ in small_parts()}
     x = np.array([[0.0, 0], [1, 0], [2, 0]])
     chain = Network(x, np.array([[0, 1], [1, 2]]), np.ones(2), np.ones(2))
     return {"bar": parts["bar"], "chain": (chain, [[0, 2]]), "elbow": parts["elbow"]}
@@ -119,7 +119,7 @@ def fit(cal) -> JointCompliance:
 def check_slender(joints) -> list[dict]:
     """Frame / FEM - 1 with and without joints on benchmarks/frame.json's slender rows."""
     data = json.loads((REPO / "benchmarks" / "frame.json").read_text())["slender"]["rows"]
-    parts = {name: (net, src, tgt) for name, net, src, tgt in _small_parts()}
+    parts = {name: (net, src, tgt) for name, net, src, tgt in small_parts()}
     out = []
     for row in data:
         net, src, tgt = parts[row["part"]]
