@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "mechclln needs Python >= 3.12 (the DOLFINx wheel dolfinx-solver-real has no build for " + sys.version.split()[0] + "); install 3.12 or set PYTHON=python3.12")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[all,dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from mechclln.errors import MechcllnError
 
 _INSTALL = ("install the FEM stack into this Python >= 3.12 environment: "
-            "pip install 'dolfinx-solver-real==0.11.*' gmsh")
+            "pip install 'mechclln[fem]' (that is 'dolfinx-solver-real==0.11.*' and gmsh)")
 
 
 def dolfinx():

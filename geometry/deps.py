@@ -6,23 +6,22 @@ import importlib
 from mechclln.errors import MechcllnError
 
 
-def require(module: str, package: str | None = None):
-    """Import ``module`` or raise a one-line error telling which package to install."""
+def require(module: str, extra: str):
+    """Import ``module`` or raise a one-line error naming it and the mechclln extra that installs it."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        pkg = package or module
-        raise MechcllnError(f"{module}: cannot be imported ({exc}); install it with `pip install {pkg}` "
-                            "(it comes with `pip install mechclln`)") from None
+        raise MechcllnError(f"{module}: cannot be imported ({exc}); install it with `pip install {module}` "
+                            f"or `pip install 'mechclln[{extra}]'`") from None
 
 
 def manifold3d():
-    return require("manifold3d")
+    return require("manifold3d", "export")
 
 
 def gmsh():
-    return require("gmsh")
+    return require("gmsh", "fem")
 
 
 def trimesh():
-    return require("trimesh")
+    return require("trimesh", "export")
