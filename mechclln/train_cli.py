@@ -50,7 +50,8 @@ def register(sub) -> None:
     q.set_defaults(func=cmd_demo)
 
 
-def _config(args):
+def train_config(args):
+    """The :class:`TrainConfig` of parsed ``train`` options (``--learn``: comma-separated names)."""
     from .training import TrainConfig
 
     learn = tuple(s.strip() for s in args.learn.split(",") if s.strip())
@@ -66,7 +67,7 @@ def cmd_train(args) -> int:
 
     net = netio.load(args.network)
     task = load_task(args.task, net)
-    cfg = _config(args)
+    cfg = train_config(args)
     r = train_run(net, task, cfg, args.out, args.force, args.resume, progress=not args.quiet, source=args.network)
     status = "reached" if r.converged else "did NOT reach"
     print(f"{Path(args.out)}: {r.steps} steps in {r.timings['train_seconds']:.1f} s; C/C0 = {r.C_rel_final:.3g} "

@@ -183,9 +183,6 @@ class Trainer(Learner):
     k = property(lambda self: self.params["k"], lambda self, v: self.params.__setitem__("k", v))
     l = property(lambda self: self.params["l"], lambda self, v: self.params.__setitem__("l", v))
 
-    def _other_state(self, ex: int, free: State, eta: float, soft: float = 0.0) -> State:
-        return self.model.other_state(ex, free, self.params, eta, soft)
-
     def network(self) -> Network:
         return self.net0.with_params(k=self.k, l=self.l)
 

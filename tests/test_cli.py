@@ -126,11 +126,11 @@ def test_option_defaults_are_the_config_dataclasses_fields():
     from mechclln.design import DesignConfig
     from mechclln.export.cli import spec_changes
     from mechclln.labtrain import LabConfig
-    from mechclln.train_cli import _config
+    from mechclln.train_cli import train_config
     from mechclln.training import TrainConfig
 
     p = build_parser()
-    assert asdict(_config(p.parse_args(["train", "n", "t", "--out", "o"]))) == asdict(TrainConfig())
+    assert asdict(train_config(p.parse_args(["train", "n", "t", "--out", "o"]))) == asdict(TrainConfig())
     assert p.parse_args(["demo"]).steps == DesignConfig().steps
     lab = vars(p.parse_args(["lab-train", "init", "n", "t", "--out", "o"]))
     for name, value in asdict(LabConfig()).items():

@@ -71,7 +71,7 @@ def test_contrast_scales_as_eta_squared():
     UF = 0.5 * np.sum(tr.k * (free.p - tr.l) ** 2)
     contrast = []
     for eta in (4e-3, 1e-3):
-        c = tr._other_state(1, free, eta)
+        c = tr.model.other_state(1, free, tr.params, eta)
         contrast.append(0.5 * np.sum(tr.k * (c.p - tr.l) ** 2) - UF)
     assert contrast[1] > 0
     assert contrast[0] / contrast[1] == pytest.approx(16, rel=0.02)
