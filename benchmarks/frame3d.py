@@ -122,7 +122,8 @@ def design_stage(run_dir: str, t0: float) -> dict:
     save("design", rec, t0)
     t = time.perf_counter()
     rec["correction"] = correct_run(run_dir, rounds=2, tol=2e-4, elements_across=ACROSS,
-                                    progress=lambda r, c: print(f"correction round {r}: FEM C/C0 {c:.3g}", flush=True))
+                                    progress=lambda r, c: print(f"correction round {r}: FEM C/C0 {c:.3g}",
+                                                                flush=True)).to_json()
     rec["correction_wall_seconds"] = time.perf_counter() - t
     return rec
 

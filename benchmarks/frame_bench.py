@@ -76,16 +76,16 @@ def part_design(work: Path) -> dict:
     fp, res, _ = design_network(net, task, fitting_spec(net), "tpu95a", cfg)
     t_design = time.perf_counter() - t
     rep = write_design_run(work / "frame", fp, res, task, cfg, force=True, source="frame_bench")
-    out["frame_design"] = {"seconds": t_design, "struts": rep["n_edges"] - rep["n_removed"],
-                           "removed": rep["n_removed"], "frame_C_rel": rep["C_rel_frame"],
-                           **_fem_entry(work / "frame", rep["C0"])}
+    out["frame_design"] = {"seconds": t_design, "struts": rep.n_edges - rep.n_removed,
+                           "removed": rep.n_removed, "frame_C_rel": rep.C_rel_frame,
+                           **_fem_entry(work / "frame", rep.C0)}
     subprocess.run(["rm", "-rf", str(work / "corrected")], check=True)
     subprocess.run(["cp", "-r", str(work / "frame"), str(work / "corrected")], check=True)
     rec = correct_run(work / "corrected")
     out["frame_design_corrected"] = {
-        "seconds": t_design + rec["seconds"], "correction_s": rec["seconds"],
-        "correction_rounds_C_rel_fem_finite": [r["C_rel_fem_finite"] for r in rec["rounds"]],
-        **_fem_entry(work / "corrected", rep["C0"])}
+        "seconds": t_design + rec.seconds, "correction_s": rec.seconds,
+        "correction_rounds_C_rel_fem_finite": [r["C_rel_fem_finite"] for r in rec.rounds],
+        **_fem_entry(work / "corrected", rep.C0)}
     netio.save(net, work / "net.json")
     save_task(task, work / "task.json")
     times = {}

@@ -32,14 +32,14 @@ def main():
             rep = write_design_run(run, fp, res, task, cfg)
             t_design = time.perf_counter() - t0
             rec = correct_run(run)
-        last = rec["rounds"][-1]
+        last = rec.rounds[-1]
         rows.append({"targets": n_targets, "seed": seed, "wanted": task.target_strains[-1],
-                     "frame_C_rel": rep["C_rel_frame"][cfg.model], "removed": rep["n_removed"],
+                     "frame_C_rel": rep.C_rel_frame[cfg.model], "removed": rep.n_removed,
                      "moves": [h["move"] for h in res.history if "move" in h],
-                     "design_s": t_design, "correction_rounds": len(rec["rounds"]) - 1,
-                     "fem_finite_C_rel_per_round": [r["C_rel_fem_finite"] for r in rec["rounds"]],
+                     "design_s": t_design, "correction_rounds": len(rec.rounds) - 1,
+                     "fem_finite_C_rel_per_round": [r["C_rel_fem_finite"] for r in rec.rounds],
                      "fem_finite_target_strains": last["fem_target_strains"][-1],
-                     "fem_finite_C_rel": last["C_rel_fem_finite"], "correction_s": rec["seconds"]})
+                     "fem_finite_C_rel": last["C_rel_fem_finite"], "correction_s": rec.seconds})
         print(rows[-1], flush=True)
     write_json(Path(__file__).with_name("other_tasks.json"),
                {"command": "nice -n 10 .venv/bin/python benchmarks/other_tasks.py",

@@ -134,11 +134,11 @@ def run_design(args: argparse.Namespace) -> int:
     with design_bar(args.quiet) as tick:
         rep = design_run(args.run_dir, args.out, spec, args.material or "tpu95a", cfg, args.force, tick,
                          robust=args.robust)
-    print(f"wrote {args.out}: {rep['n_edges'] - rep['n_removed']} struts printed, {rep['n_removed']} removed; "
-          f"frame C/C0 {rep['C_rel_frame'][cfg.model]:.3g} ({cfg.model}), {rep['C_rel_frame']['linear']:.3g} "
-          f"(linear) in {rep['seconds_total']:.1f} s; next: `mechclln correct {args.out}`")
-    if rep.get("robust"):
-        r = rep["robust"]
+    print(f"wrote {args.out}: {rep.n_edges - rep.n_removed} struts printed, {rep.n_removed} removed; "
+          f"frame C/C0 {rep.C_rel_frame[cfg.model]:.3g} ({cfg.model}), {rep.C_rel_frame['linear']:.3g} "
+          f"(linear) in {rep.extra['seconds_total']:.1f} s; next: `mechclln correct {args.out}`")
+    if rep.extra["robust"]:
+        r = rep.extra["robust"]
         print(f"robust design ({r['train_samples']} print-error samples): 95th percentile of C/C0 over "
               f"{r['check_samples']} fresh samples {r['C_rel_q95_before']:.3g} -> {r['C_rel_q95_after']:.3g}, "
               f"nominal {r['C_rel_nominal_before']:.3g} -> {r['C_rel_nominal_after']:.3g} ({r['model']} frame)")

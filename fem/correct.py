@@ -7,24 +7,43 @@ and re-designs the widths in the corotational frame against shifted targets,
 
     frame target <- frame target + (wanted - eps_FEM),
 
-by the printable phase of the design continued from the current widths (with its pruning: struts at the
-printable minimum may be removed; removed struts stay removed; every width within its printable range). Rounds stop when the FEM
-error reaches ``tol`` (C / C0) or after ``rounds``. A robust design (``design.json["robust"]``) misses
-its targets at the nominal widths on purpose, so it keeps its objective (the mean C over its print-error
-samples, by Gauss-Newton from the current widths, no pruning) against the wanted strains plus the
-frame-to-FEM gap at the current widths, ``want + (eps_frame - eps_FEM)``, for all ``rounds`` (its nominal
-FEM error is neither the stopping rule nor the improvement check). The run's ``network.json`` and ``design.json`` are
-replaced by the corrected design; ``design.json["fem_correction"]`` records every round.
+by the printable phase of the design continued from the current widths, with its topology moves
+(:func:`mechclln.design.design`): a strut may be removed, or a removed one come back at the printable
+minimum ``w_min``; every width stays within its printable range. Rounds stop when the FEM error reaches
+``tol`` (C / C0) or after ``rounds``. A robust design (``design.json["robust"]``) misses its targets at the
+nominal widths on purpose, so it keeps its objective (the mean C over its print-error samples, by
+Gauss-Newton from the current widths, no topology change) against the wanted strains plus the frame-to-FEM
+gap at the current widths, ``want + (eps_frame - eps_FEM)``, for all ``rounds`` (its nominal FEM error is
+neither the stopping rule nor the improvement check). The run's ``network.json`` and ``design.json`` are
+replaced by the corrected design; ``design.json["fem_correction"]`` (:class:`CorrectionReport`) records
+every round.
 """
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from mechclln.errors import MechcllnError
+from mechclln.rundir import StageReport
 
 from . import fidelity
+
+
+@dataclass
+class CorrectionReport(StageReport):
+    """``design.json["fem_correction"]``: per round (0: the design as it came) its finite-strain FEM C and
+    C/C0, FEM target strains (n_ex, T), the frame targets it was designed for and its FEM seconds; elements
+    across a strut; ``tol``; the robust design's print-error samples (0: not robust); seconds in all; the
+    last round's C/C0."""
+
+    rounds: list
+    elements_across: int
+    tol: float
+    robust_samples: int
+    seconds: float
+    C_rel_fem_finite: float
 
 
 def fem_target_strains(gpart, task, elements_across: int = 2, finite_strain: bool = True) -> np.ndarray:
@@ -35,8 +54,8 @@ def fem_target_strains(gpart, task, elements_across: int = 2, finite_strain: boo
 
 
 def correct_run(run_dir, rounds: int = 2, tol: float = 2e-4, elements_across: int = 2,
-                progress=None) -> dict:
-    """Correct the frame design in ``run_dir`` against finite-strain FEM; returns the correction record."""
+                progress=None) -> CorrectionReport:
+    """Correct the frame design in ``run_dir`` against finite-strain FEM; returns the correction report."""
     from dataclasses import asdict
 
     from mechclln import network as netio
@@ -83,12 +102,12 @@ def correct_run(run_dir, rounds: int = 2, tol: float = 2e-4, elements_across: in
         raise MechcllnError(f"{run_dir}: FEM correction did not improve the design (C/C0 per round "
                             f"{[h['C_rel_fem_finite'] for h in history]}); the frame-to-FEM gap is not stable")
     strains = frame_strains(fp.frame, widths, PairTask.of(task))
-    record = {"rounds": history, "elements_across": elements_across, "tol": tol, "robust_samples": robust,
-              "seconds": time.perf_counter() - t0, "C_rel_fem_finite": history[-1]["C_rel_fem_finite"]}
+    record = CorrectionReport(history, elements_across, tol, robust, time.perf_counter() - t0,
+                              history[-1]["C_rel_fem_finite"])
     rec = {k: v for k, v in rec.items() if k not in ("spec",)}
     c_frame = {k: task_error(s, want) for k, s in strains.items()}
     rec.update(spec=fp.spec.to_dict(), widths_mm=widths, frame_target_strains=strains,
-               frame_target_strains_wanted=target, fem_correction=record, config=asdict(cfg),
+               frame_target_strains_wanted=target, fem_correction=record.to_json(), config=asdict(cfg),
                C_frame=c_frame, C_rel_frame={k: v / C0 for k, v in c_frame.items()},
                frame_response=frame_response(fp.frame, widths, PairTask.of(task)))
     netio.save(designed_network(fp, widths), run.network_file)

@@ -70,7 +70,7 @@ def run_correct(args: argparse.Namespace) -> int:
         print(f"correct: round {rnd}: finite-strain FEM C/C0 {c_rel:.3g}", flush=True)
 
     rec = correct_run(args.run_dir, args.rounds, args.tol, args.elements_across, tick)
-    print(f"corrected {args.run_dir}: FEM C/C0 {rec['rounds'][0]['C_rel_fem_finite']:.3g} -> "
-          f"{rec['C_rel_fem_finite']:.3g} in {len(rec['rounds']) - 1} re-designs ({rec['seconds']:.0f} s); "
+    print(f"corrected {args.run_dir}: FEM C/C0 {rec.rounds[0]['C_rel_fem_finite']:.3g} -> "
+          f"{rec.C_rel_fem_finite:.3g} in {len(rec.rounds) - 1} re-designs ({rec.seconds:.0f} s); "
           f"check it with `mechclln fem {args.run_dir}`")
     return 0

@@ -17,13 +17,15 @@ strains (linear and corotational) and the history.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, ClassVar
 
 import numpy as np
 
 from mechclln.design import DesignConfig, PairTask, PrintErrors, design, gauss_newton, respond, sampled_errors
 from mechclln.frame import Frame, default_joints
 from mechclln.network import Network
+from mechclln.rundir import DESIGN, METRICS, NETWORK, NETWORK_INITIAL, TASK, Run, StageReport, staged_directory
 from mechclln.task import task_error
 
 from .materials import get_material
@@ -33,6 +35,44 @@ from .spec import PartSpec
 FORMAT = "mechclln.design"
 VERSION = 1
 STAND_IN = 1e-3        # k of a removed edge in the spring file, relative to the median k
+
+
+@dataclass
+class DesignReport(StageReport):
+    """``design.json``: source run, spec (dict) and material, frame model and config; widths (E,) [mm] (0:
+    removed), removed edges, width bounds [mm]; C0 and, per frame model (linear, corotational), C, C/C0 and
+    the target strains (n_ex, T) at the widths; wanted strains; the design's step history; seconds; the
+    corotational hub displacements [mm]; then ``extra``, keys the caller adds (``design_run``:
+    ``seconds_total``, ``robust``; the FEM correction: ``frame_target_strains_wanted``, ``fem_correction``)."""
+
+    FILE: ClassVar[str] = DESIGN
+    FORMAT: ClassVar[str] = FORMAT
+    VERSION: ClassVar[int] = VERSION
+    source: str
+    spec: dict
+    material: str
+    model: str
+    config: dict
+    widths_mm: Any
+    removed_edges: Any
+    n_removed: int
+    n_edges: int
+    width_min_mm: float
+    width_cap_mm: Any
+    C0: float
+    C_frame: dict
+    C_rel_frame: dict
+    frame_target_strains: dict
+    wanted_target_strains: Any
+    history: list
+    seconds: float
+    frame_response: dict
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """The fields in order, ``extra``'s keys last in its place."""
+        out = super().to_json()
+        return out | out.pop("extra")
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,11 +155,10 @@ def robust_design(fp: FramePart, ptask: PairTask, res, cfg: DesignConfig, n: int
 
 
 def write_design_run(out_dir, fp: FramePart, res, task, config: DesignConfig, force: bool = False,
-                     source: str = "", C0: float | None = None, extra: dict | None = None) -> dict:
-    """Write the design as a run directory ``out_dir``; returns the ``design.json`` dict."""
+                     source: str = "", C0: float | None = None, extra: dict | None = None) -> DesignReport:
+    """Write the design as a run directory ``out_dir``; returns its ``design.json`` report."""
     from mechclln import network as netio
     from mechclln.fileio import write_json
-    from mechclln.rundir import DESIGN, METRICS, NETWORK, NETWORK_INITIAL, TASK, staged_directory
     from mechclln.task import save_task
 
     ptask = PairTask.of(task)
@@ -127,16 +166,14 @@ def write_design_run(out_dir, fp: FramePart, res, task, config: DesignConfig, fo
     model = config.model
     c0 = float(res.C_start if C0 is None else C0)
     c = {name: task_error(s, task.target_strains) for name, s in strains.items()}
-    report = {
-        "format": FORMAT, "version": VERSION, "source": source, "spec": fp.spec.to_dict(),
-        "material": fp.material, "model": model, "config": asdict(config),
-        "widths_mm": res.widths, "removed_edges": res.removed, "n_removed": int(res.removed.size),
-        "n_edges": int(len(res.widths)), "width_min_mm": fp.lo, "width_cap_mm": fp.hi,
-        "C0": c0, "C_frame": c, "C_rel_frame": {k: v / c0 for k, v in c.items()},
-        "frame_target_strains": strains, "wanted_target_strains": task.target_strains,
-        "history": res.history, "seconds": res.seconds,
-        "frame_response": frame_response(fp.frame, res.widths, ptask), **(extra or {}),
-    }
+    report = DesignReport(
+        source=source, spec=fp.spec.to_dict(), material=fp.material, model=model, config=asdict(config),
+        widths_mm=res.widths, removed_edges=res.removed, n_removed=int(res.removed.size),
+        n_edges=int(len(res.widths)), width_min_mm=fp.lo, width_cap_mm=fp.hi,
+        C0=c0, C_frame=c, C_rel_frame={k: v / c0 for k, v in c.items()},
+        frame_target_strains=strains, wanted_target_strains=task.target_strains,
+        history=res.history, seconds=res.seconds,
+        frame_response=frame_response(fp.frame, res.widths, ptask), extra=dict(extra or {}))
     steps = [h for h in res.history if h["accepted"]]
     history = {"step": list(range(len(steps))), "C": [h["C"] for h in steps],
                "C_rel": [h["C"] / c0 for h in steps], "cosine": None,
@@ -151,17 +188,16 @@ def write_design_run(out_dir, fp: FramePart, res, task, config: DesignConfig, fo
             "learn": ["width"], "C0": c0, "C_final": c[model], "C_rel_final": c[model] / c0,
             "history": history,
             "note": "frame width design (C: frame model); model: that of the spring comparisons; see design.json"})
-        write_json(tmp / DESIGN, report)
+        Run(tmp).write_report(report)
     return report
 
 
 def design_run(run_dir, out_dir, spec: PartSpec | None = None, material: str = "tpu95a",
-               config: DesignConfig | None = None, force: bool = False, progress=None, robust: int = 0) -> dict:
+               config: DesignConfig | None = None, force: bool = False, progress=None,
+               robust: int = 0) -> DesignReport:
     """`mechclln design RUN --out OUT`: the frame design of a run's network (a trained spring run is
     re-based at its print positions, stress-free) for its task, written as the run ``out_dir``."""
     from mechclln.fileio import refuse_existing
-    from mechclln.rundir import Run
-
     from .print_state import as_printed_network, as_printed_task, print_positions
 
     refuse_existing(out_dir, force)
@@ -180,8 +216,6 @@ def recorded_spec(run_dir):
     """(spec, material) a design run (``design.json``) or a printable run (``printable.json``) recorded,
     else (None, None): the part of such a run must be built with its own spec (its k bounds or widths
     hold for that spec only; :meth:`mechclln.rundir.Run.spec_record` says which file records it)."""
-    from mechclln.rundir import Run
-
     from .materials import MATERIALS
 
     f = Run(run_dir).spec_record()
@@ -195,7 +229,6 @@ def load_design(run_dir, n_edges: int | None = None, targets_shape: tuple | None
     count and the task's target shape, the fields a correction reads back: widths, C0, config, shifted
     frame targets), or None if absent."""
     from mechclln.fileio import read_data
-    from mechclln.rundir import Run
     from mechclln.schema import Fields, header
 
     from .materials import MATERIALS

@@ -50,18 +50,18 @@ def run_demo(out, steps: int | None = None, force: bool = False, quiet: bool = F
     with design_bar(quiet) as tick:
         fp, res, _ = design_network(net, task, spec, "tpu95a", cfg, tick)
     rep = write_design_run(out, fp, res, task, cfg, force=True, source="mechclln demo")
-    log(f"demo: design: {rep['n_edges'] - rep['n_removed']} struts printed, {rep['n_removed']} removed, frame "
-        f"C/C0 {rep['C_rel_frame'][cfg.model]:.3g} ({res.seconds:.1f} s)")
+    log(f"demo: design: {rep.n_edges - rep.n_removed} struts printed, {rep.n_removed} removed, frame "
+        f"C/C0 {rep.C_rel_frame[cfg.model]:.3g} ({res.seconds:.1f} s)")
     rec = correct_run(out, progress=lambda r, c: log(f"demo: correct: round {r}: finite-strain FEM C/C0 {c:.3g}",
                                                      flush=True))
     fem = check_run(out, finite_strain=True)
-    C0 = rep["C0"]
+    C0 = rep.C0
     for key, label in (("frame_corotational", "frame"), ("fem_linear", "linear FEM"), ("fem_finite", "finite-strain FEM")):
         m = fem.models[key]
         log(f"demo: {label}: target strains {np.round(m['target_strains'][-1], 4).tolist()} (wanted "
             f"{task.target_strains[-1].tolist()}), C/C0 {m['C'] / C0:.3g}")
     ex = export_run(out, spec, force=True)
     log(f"demo: export: {', '.join(ex.files)}; {ex.mesh['bodies']} body, watertight {ex.mesh['watertight']}")
-    log(f"demo finished in {time.perf_counter() - t0:.1f} s (FEM correction {rec['seconds']:.0f} s, FEM check "
+    log(f"demo finished in {time.perf_counter() - t0:.1f} s (FEM correction {rec.seconds:.0f} s, FEM check "
         f"{fem.timings_s['total']:.0f} s); results in {out}")
     return out

@@ -42,7 +42,7 @@ def test_robust_correction_keeps_the_robust_objective_against_the_fem_gap(tmp_pa
     task, fp, res, rob = robust
     run = tmp_path / "robust"
     write_design_run(run, fp, res, task, CFG, extra={"robust": rob})
-    r0, r1 = correct_run(run, rounds=1)["rounds"]
+    r0, r1 = correct_run(run, rounds=1).rounds
     w1 = np.asarray(load_design(run)["widths_mm"])
     pt = PairTask.of(task)
     errors = PrintErrors.draw(len(w1), rob["train_samples"], seed=1)
