@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mechclln.fileio import write_bytes, write_json
+from mechclln.fileio import jsonable, write_bytes, write_json
 from mechclln.network import Network, load, save
 from mechclln.packing import jammed_network
 
@@ -48,23 +48,11 @@ def run_script(name: str, doc: str, run, figure, argv=None, run_takes_out: bool 
     return write_results(args.out, name + ("_quick" if args.quick else ""), data, figure(data))
 
 
-def _plain(obj):
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
-    if isinstance(obj, (np.floating, np.integer, np.bool_)):
-        return obj.item()
-    return obj
-
-
 def write_results(out: Path, name: str, numbers: dict, fig=None) -> dict:
     """Write ``out/name.json`` (and ``out/name.png`` from ``fig``); returns the plain-JSON numbers."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    data = _plain(numbers)
+    data = jsonable(numbers)
     write_json(out / f"{name}.json", data)
     if fig is not None:
         import io
