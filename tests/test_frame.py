@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from fixtures.frames import assert_corotational_tends_to_linear, error_and_adjoint
 from mechclln.frame import Frame
 
 E, NU, R, T = 26.0, 0.45, 2.4, 3.0        # TPU-like modulus [MPa], hub radius and sheet thickness [mm]
@@ -89,33 +90,18 @@ def test_forces_and_tangent_are_derivatives_of_the_energy(linear):
 def test_corotational_tends_to_linear_as_the_input_vanishes():
     """Target strain per unit source strain: corotational -> linear, the gap shrinking like the input."""
     fr, w, _ = random_frame(2)
-    src, tgt = np.array([[0, 5]]), np.array([[2, 7], [3, 9]])
-    lin = fr.pair_strains(fr.solve(w, src, [1e-3], True).q, tgt, True) / 1e-3
-    gaps = []
-    for s in (1e-2, 1e-3, 1e-4):
-        st = fr.solve(w, src, [s], False)
-        gaps.append(np.abs(fr.pair_strains(st.q, tgt, False) / s - lin).max())
-    assert gaps[0] > 5 * gaps[1] > 25 * gaps[2]
-    assert gaps[2] < 1e-2 * np.abs(lin).max()
+    assert_corotational_tends_to_linear(fr, w, np.array([[0, 5]]), np.array([[2, 7], [3, 9]]))
 
 
 @pytest.mark.parametrize("linear", [True, False])
 def test_adjoint_width_gradient_matches_finite_differences(linear):
     """dC/dw by the adjoint equals central differences of C(w), C = 1/2 sum (eps - 0.01)^2, at 5 % input."""
     fr, w, rng = random_frame(3)
-    src, tgt = np.array([[0, 5]]), np.array([[2, 7], [3, 9]])
-
-    def C(wv):
-        st = fr.solve(wv, src, [0.05], linear)
-        e = fr.pair_strains(st.q, tgt, linear)
-        return 0.5 * np.sum((e - 0.01) ** 2), st, e
-
-    _, st, e = C(w)
-    g = fr.adjoint(st, w, fr.pair_gradient(st.q, tgt, linear).T @ (e - 0.01))
+    C, g = error_and_adjoint(fr, w, np.array([[0, 5]]), np.array([[2, 7], [3, 9]]), linear)
     for k in rng.choice(len(w), 4, replace=False):
         dw = np.zeros_like(w)
         dw[k] = 1e-4
-        assert g[k] == pytest.approx((C(w + dw)[0] - C(w - dw)[0]) / 2e-4, rel=1e-6, abs=1e-14)
+        assert g[k] == pytest.approx((C(w + dw) - C(w - dw)) / 2e-4, rel=1e-6, abs=1e-14)
 
 
 def test_energy_width_derivative_matches_finite_differences():

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from fixtures.frames import assert_corotational_tends_to_linear, error_and_adjoint
 from mechclln.frame import Frame
 from mechclln.lattices import cubic_diagonal
 
@@ -75,13 +76,7 @@ def test_rigid_finite_rotation_costs_no_energy():
 def test_corotational_tends_to_linear_as_the_input_vanishes():
     """Target strain per unit source strain: corotational -> linear, the gap shrinking like the input."""
     fr, w, _ = lattice_frame(4)
-    lin = fr.pair_strains(fr.solve(w, SRC, [1e-3], True).q, TGT, True) / 1e-3
-    gaps = []
-    for s in (1e-2, 1e-3, 1e-4):
-        st = fr.solve(w, SRC, [s], False)
-        gaps.append(np.abs(fr.pair_strains(st.q, TGT, False) / s - lin).max())
-    assert gaps[0] > 5 * gaps[1] > 25 * gaps[2]
-    assert gaps[2] < 1e-2 * np.abs(lin).max()
+    assert_corotational_tends_to_linear(fr, w, SRC, TGT)
 
 
 @pytest.mark.parametrize("linear", [True, False])
@@ -90,21 +85,14 @@ def test_adjoint_width_gradient_matches_finite_differences(linear):
     widths that move their neighbours' end offsets (4-point stencil, h = 1e-3 mm: truncation ~1e-10; the
     components checked are those within 10x of the largest, above the corotational solve's round-off)."""
     fr, w, rng = lattice_frame(5, fused_ends=True)
-
-    def C(wv):
-        st = fr.solve(wv, SRC, [0.05], linear)
-        e = fr.pair_strains(st.q, TGT, linear)
-        return 0.5 * np.sum((e - 0.01) ** 2), st, e
-
-    _, st, e = C(w)
-    g = fr.adjoint(st, w, fr.pair_gradient(st.q, TGT, linear).T @ (e - 0.01))
+    C, g = error_and_adjoint(fr, w, SRC, TGT, linear)
     coupled = moves_neighbours(fr, w)
     big = coupled[np.abs(g[coupled]) > 0.1 * np.abs(g).max()]
     assert len(big) >= 4
     for k in rng.choice(big, 4, replace=False):
         dw = np.zeros_like(w)
         dw[k] = 1e-3
-        fd = (8 * (C(w + dw)[0] - C(w - dw)[0]) - (C(w + 2 * dw)[0] - C(w - 2 * dw)[0])) / 12e-3
+        fd = (8 * (C(w + dw) - C(w - dw)) - (C(w + 2 * dw) - C(w - 2 * dw))) / 12e-3
         assert g[k] == pytest.approx(fd, rel=1e-6)
 
 
