@@ -28,7 +28,6 @@ import numpy as np
 from mechclln import network as netio
 from mechclln.design import PairTask, PrintErrors, sampled_errors
 from mechclln.fem import fidelity, stack
-from mechclln.fem.finetune import strut_cells
 from mechclln.geometry.design_run import designed_network, frame_part, load_design
 from mechclln.geometry.part import build_part
 from mechclln.task import load_task, task_error
@@ -58,7 +57,7 @@ def part_error(run: str, k: int | None, model: str) -> float:
     dfx = stack.dolfinx()
     f = dfx.fem.Function(dfx.fem.functionspace(pt.mesh, ("DG", 0)))
     f.x.array[:] = 1.0
-    cells, ce = strut_cells(pt)
+    cells, ce = pt.strut_cells()
     f.x.array[cells] = factor[on][ce]
     lin, res = fidelity.fem_responses(pt, gp, task, model == "finite", factor=f)
     lin.destroy()

@@ -64,13 +64,10 @@ def strut_energies(part, u, n_struts: int, factor=1.0) -> np.ndarray:
     density = elasticity.linear_energy_density(part, u, factor)
     vec = dfx.fem.assemble_vector(dfx.fem.form(elasticity.thickness_factor(part) * density * v * ufl.dx))
     per_cell = vec.array[: part.mesh.topology.index_map(part.mesh.topology.dim).size_local]
-    tags = part.cell_tags
-    n = len(per_cell)
-    owned = tags.indices < n
+    cells, strut = part.strut_cells()
+    owned = cells < len(per_cell)
     out = np.zeros(n_struts)
-    cells, values = tags.indices[owned], tags.values[owned]
-    is_strut = values < 1_000_000
-    np.add.at(out, values[is_strut] - 1, per_cell[cells[is_strut]])
+    np.add.at(out, strut[owned], per_cell[cells[owned]])
     return part.comm.allreduce(out)
 
 

@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mechclln.geometry.tags import HUB_BASE, STRUT_BASE
 from mechclln.rundir import FINETUNE, FINETUNE_REPORT, Run, StageReport
 from mechclln.task import task_error
 
@@ -90,7 +89,7 @@ class FemWidths:
         self.pt, self.gpart, self.task = pt, gpart, task
         self.remesh_ratio, self.elements_across, self.remeshes = remesh_ratio, elements_across, 0
         self.w_mesh = np.asarray(gpart.width, float).copy()
-        self.cells, self.cell_edge = strut_cells(pt)
+        self.cells, self.cell_edge = pt.strut_cells()
         self._model, self._w, self.n_factorizations = None, None, 0
 
     @staticmethod
@@ -104,7 +103,7 @@ class FemWidths:
             if np.abs(w / self.w_mesh - 1).max() > self.remesh_ratio:    # re-mesh the part at these widths
                 self.pt = fidelity.mesh_part(replace(self.gpart, width=w), self.elements_across)
                 self.w_mesh, self.remeshes = w.copy(), self.remeshes + 1
-                self.cells, self.cell_edge = strut_cells(self.pt)
+                self.cells, self.cell_edge = self.pt.strut_cells()
             self.factor = dfx.fem.Function(dfx.fem.functionspace(self.pt.mesh, ("DG", 0)))
             self.factor.x.array[:] = 1.0
             self.factor.x.array[self.cells] = (w / self.w_mesh)[self.cell_edge]
@@ -161,14 +160,6 @@ class FemWidths:
         if self._model is not None:
             self._model.destroy()
         self._model, self._w = None, None
-
-
-def strut_cells(pt):
-    """Mesh cells of the struts of the meshed part ``pt``: (local cell indices, owned and ghost; the strut
-    (edge) id of each), read from the cell tags (``mechclln.geometry.tags``: strut e is tag 1 + e)."""
-    tags = pt.cell_tags
-    strut = tags.values < HUB_BASE
-    return tags.indices[strut], tags.values[strut] - STRUT_BASE
 
 
 def learn_widths(pt, gpart, task, steps: int = 20, eta: float = 0.1, step_fraction: float = 0.05,

@@ -62,6 +62,13 @@ class MeshedPart:
     def global_offset(self) -> int:
         return self.V.dofmap.index_map.local_range[0] * self.V.dofmap.index_map_bs
 
+    def strut_cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """The struts' mesh cells: (local cell indices, owned and ghost; the strut (edge) id of each), read
+        from the cell tags (``mechclln.geometry.tags``: strut e is tag ``STRUT_BASE + e``, hubs from ``HUB_BASE``)."""
+        tags = self.cell_tags
+        strut = tags.values < HUB
+        return tags.indices[strut], tags.values[strut] - STRUT
+
     def hole_index(self, node: int) -> int:
         """Row block of node ``node`` in ``H`` and ``centres``; a one-line error if it has no pin hole."""
         idx = np.searchsorted(self.holes, node)

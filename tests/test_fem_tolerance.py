@@ -32,7 +32,7 @@ def _strains_with_factor(pt, gpart, task, theta):
     dfx = stack.dolfinx()
     factor = dfx.fem.Function(dfx.fem.functionspace(pt.mesh, ("DG", 0)))
     factor.x.array[:] = 1.0
-    cells, edge = finetune.strut_cells(pt)
+    cells, edge = pt.strut_cells()
     factor.x.array[cells] = theta[edge]
     model = linear.LinearModel(pt, pinned=gpart.pinned, factor=factor)
     eps = model.strains(model.solve(task.source_pairs, task.source_strains[1]), task.target_pairs)
