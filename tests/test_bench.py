@@ -100,7 +100,7 @@ def test_cg_warm_started_from_the_previous_solution_solves_the_new_matrix():
     for s in (cold, warm):
         s.set_matrix(K1)
         s.n_backsolve = 0
-    x_cold, x_warm = cold.solve(b), warm.solve(b, x0=x_prev)
+    x_cold, x_warm = cold.solve(b), warm.solve(b, basis=x_prev)
     scale = abs(K1).sum(1).max() * np.abs(x_warm).max() + np.abs(b).max()
     assert np.abs(K1 @ x_warm - b).max() <= 1e-12 * scale
     assert np.abs(x_warm - x_cold).max() <= 1e-10 * np.abs(x_cold).max()
