@@ -11,14 +11,9 @@ pytestmark = pytest.mark.fem
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    from mechclln import lattices
     from mechclln.fem.fidelity import check_run
-    from mechclln.network import save
-    from mechclln.task import random_task, save_task
-    run = tmp_path_factory.mktemp("run")
-    net = lattices.triangular(4, 4)
-    save(net, run / "network.json")
-    save_task(random_task(net, n_targets=2, seed=1), run / "task.json")
+    from fixtures.runs import untrained_run
+    run = untrained_run(tmp_path_factory.mktemp("run"))
     return run, check_run(run, elements_across=2)
 
 

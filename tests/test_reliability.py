@@ -150,10 +150,9 @@ def test_failed_stage_leaves_nothing(tmp_path):
 def fem_run(tmp_path_factory):
     from mechclln.fem.fidelity import check_run
 
-    run = tmp_path_factory.mktemp("femrun")
-    net = lattices.triangular(4, 4)
-    save(net, run / "network.json")
-    save_task(random_task(net, n_targets=2, seed=1), run / "task.json")
+    from fixtures.runs import untrained_run
+
+    run = untrained_run(tmp_path_factory.mktemp("femrun"))
     (run / "fem").mkdir()
     (run / "fem" / "convergence.json").write_text('{"from": "fem --convergence"}')
     (run / "fem" / "stale.png").write_text("from an older check")
