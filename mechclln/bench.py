@@ -3,8 +3,9 @@
 The networks (:func:`bench_network`, :func:`peer_network`) are used by the benchmarks, the sweeps and the
 tests. The harness itself (what is timed, the baselines it is compared with, the result files) lives
 outside the package in ``benchmarks/step_bench.py`` (its docstring defines every column); ``mechclln bench``
-parses the options here and runs it from a source checkout. :func:`machine` describes the machine for
-both this harness and the FEM one (``mechclln fem-bench``).
+parses the options here and runs it from a source checkout. :func:`load_benchmark` loads any script of
+``benchmarks/`` (this harness, the FEM one of ``mechclln fem-bench``); :func:`machine` describes the machine
+for both.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from .errors import MechcllnError
 
-HARNESS = Path(__file__).resolve().parent.parent / "benchmarks" / "step_bench.py"
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 SIZES = {2: (100, 1000, 10000, 100000), 3: (1000, 10000, 30000)}
 VARIANTS = {"harmonic_kl": ("harmonic", ("k", "l")), "harmonic_l": ("harmonic", ("l",)),
             "nonlinear_kl": ("nonlinear", ("k", "l"))}
@@ -87,23 +88,25 @@ def machine() -> dict:
     return info
 
 
-def harness():
-    """The harness module ``benchmarks/step_bench.py`` (loaded once; needs a source checkout)."""
-    name = "mechclln_step_bench"
-    if name not in sys.modules:
-        if not HARNESS.is_file():
-            raise MechcllnError(f"mechclln bench: {HARNESS} not found; the benchmarks run from a source checkout "
-                                "of the repository (git clone), not from an installed package")
-        spec = importlib.util.spec_from_file_location(name, HARNESS)
+def load_benchmark(name: str):
+    """The module of the script ``benchmarks/<name>.py`` (loaded once, as ``mechclln_<name>``); the
+    benchmarks are not installed with the package, so this needs a source checkout."""
+    key = f"mechclln_{name}"
+    if key not in sys.modules:
+        path = BENCHMARKS / f"{name}.py"
+        if not path.is_file():
+            raise MechcllnError(f"{path} not found; the benchmarks run from a source checkout of the repository "
+                                "(git clone), not from an installed package")
+        spec = importlib.util.spec_from_file_location(key, path)
         module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
+        sys.modules[key] = module
         spec.loader.exec_module(module)
-    return sys.modules[name]
+    return sys.modules[key]
 
 
 def main(args) -> int:
     """``mechclln bench``: run the harness with the parsed options (:func:`add_arguments`)."""
-    return harness().main(args)
+    return load_benchmark("step_bench").main(args)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -121,6 +124,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="time to C/C0 <= 1e-3 instead: cases as dim:n;dim:n;peer (time_to_solution.json in --out)")
     p.add_argument("--tts-model", default="harmonic", help="model for --tts (harmonic or nonlinear)")
     p.add_argument("--tts-steps", type=int, default=3000, help="step limit for --tts")
+    p.add_argument("--tts-symmetric", action="store_true",
+                   help="--tts with the two-sided nudge of coupled learning (TrainConfig.symmetric)")
     p.add_argument("--crossover", action="store_true",
                    help="only time steps with the dense and the sparse factoriser (crossover.json in --out)")
 

@@ -13,7 +13,10 @@ An *element model* (springs: :class:`mechclln.training.SpringModel`; the frame o
   ``reset()`` and ``n_factorizations``.
 
 The rules (docs/core.md: conventions) are then one function of those: coupled learning, equilibrium
-propagation, directed aging, power-efficient coupled learning, and exact gradient descent.
+propagation, directed aging, power-efficient coupled learning, and exact gradient descent. With
+``symmetric`` coupled learning contrasts the states clamped at ``+eta`` and ``-eta`` (scale ``1/(2 eta)``)
+instead of the clamped and the free state, which cancels the O(eta) term of the one-sided rule (docs/core.md,
+"A trap").
 
 Learning rates: ``alpha`` per group is given or chosen at step 0 so that the first update's first-order
 predicted decrease of C, ``-grad C . dtheta``, is ``step_fraction * C`` (split equally between groups),
@@ -40,6 +43,7 @@ class LearnConfig:
 
     rule: str = "coupled"
     eta: float = 0.1              # clamping (coupled learning)
+    symmetric: bool = False       # coupled learning between the states clamped at +eta and -eta
     beta: float = 1e-3            # nudge of equilibrium propagation, in units of the model's beta_unit
     reg: float = 0.0              # power-efficient regulariser weight
     step_fraction: float = 0.2
@@ -60,6 +64,8 @@ class LearnConfig:
     def validate(self) -> "LearnConfig":
         if self.rule not in RULES:
             raise MechcllnError(f"rule {self.rule!r} is unknown; choose one of {', '.join(RULES)}")
+        if self.symmetric and self.rule not in ("coupled", "power_efficient"):
+            raise MechcllnError(f"symmetric applies to coupled learning only, not to rule {self.rule!r}")
         for name in ("eta", "beta", "step_fraction"):
             if not getattr(self, name) > 0:
                 raise MechcllnError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -91,7 +97,11 @@ def local_update(model, cfg: LearnConfig, params: dict, states: list, grads: lis
                 grad[n] += g[n]
         if cfg.rule in ("coupled", "power_efficient"):
             other = model.other_state(ex, st, params, cfg.eta)
-            u = contrastive(el, phys(st), phys(other), params, 1.0 / cfg.eta)
+            if cfg.symmetric:
+                minus = model.other_state(ex, st, params, -cfg.eta)
+                u = contrastive(el, phys(minus), phys(other), params, 0.5 / cfg.eta)
+            else:
+                u = contrastive(el, phys(st), phys(other), params, 1.0 / cfg.eta)
             if cfg.rule == "power_efficient" and cfg.reg:
                 pen = power_penalty(el, phys(st), params, cfg.reg)
                 u = {n: u[n] + pen[n] for n in u}

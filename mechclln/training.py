@@ -121,7 +121,7 @@ class SpringModel:
     def __init__(self, eq: Equilibria):
         self.eq, self.task = eq, eq.task
         self.target = TargetError(eq)
-        self._clamped: dict = {}      # example -> (x, lam, free x) of its last other (clamped/nudged) state
+        self._clamped: dict = {}      # slot -> (x, lam, free x) of its last other (clamped/nudged) state
 
     @staticmethod
     def physical(state: State) -> np.ndarray:
@@ -140,12 +140,13 @@ class SpringModel:
         tv = desired if soft else vals + eta * (desired - vals)
         rows = self.eq.join(free.rows, self.eq.target_rows(tv[:T], tv[T:], soft))
         x0, lam0 = free.x, np.concatenate([free.lam, np.zeros(len(tv))])
-        prev = self._clamped.get(ex)
+        slot = ex if eta >= 0 else self.task.n_examples + ex    # the -eta state of a symmetric rule
+        prev = self._clamped.get(slot)
         if prev is not None and prev[1].shape == lam0.shape:
             # warm start: last step's clamped state, moved as the free state moved since then
             x0, lam0 = prev[0] + (free.x - prev[2]), prev[1]
-        other = self.eq.solve(params["k"], params["l"], rows, x0, lam0, slot=ex)
-        self._clamped[ex] = (other.x, other.lam, free.x)
+        other = self.eq.solve(params["k"], params["l"], rows, x0, lam0, slot=slot)
+        self._clamped[slot] = (other.x, other.lam, free.x)
         return other
 
     def adjoint(self, ex, state, params, dC_dx) -> dict:
