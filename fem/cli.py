@@ -10,6 +10,9 @@ from pathlib import Path
 
 from .tune_cli import defaults, rank0, register as register_tuning
 
+BENCH_SIZES = (1, 2, 3)            # fem-bench: elements across the narrowest strut section
+BENCH_METHODS = ("gamg", "direct")  # GAMG first: the peak memory read after it excludes the MUMPS factor
+
 
 def register(subparsers) -> None:
     from .fidelity import check_run           # numpy and the core only: DOLFINx loads when it runs
@@ -38,11 +41,22 @@ def register(subparsers) -> None:
     q.add_argument("tracks", type=Path, help="CSV with columns frame, hub, x, y (mm); frame 0 = rest")
     q.add_argument("--force", action="store_true", help="replace an existing RUN/lab/")
     q.set_defaults(func=cmd_lab_compare)
-    from .bench import add_arguments as bench_arguments   # stdlib + numpy only: DOLFINx loads in the workers
     q = subparsers.add_parser("fem-bench", help="FEM timings of a 500-strut 2D part: meshing, assembly, MUMPS "
                                                 "vs CG+GAMG, serial vs mpirun -n 2 (writes benchmarks/fem/)")
     bench_arguments(q)
     q.set_defaults(func=cmd_fem_bench)
+
+
+def bench_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``mechclln fem-bench`` (the harness ``benchmarks/fem_bench.py`` parses the same)."""
+    p.add_argument("--sizes", default=",".join(map(str, BENCH_SIZES)),
+                   help="elements across the narrowest strut section, comma separated (default 1,2,3)")
+    p.add_argument("--lattices", default="14x14",
+                   help="triangular lattices NXxNY, comma separated (default 14x14: 533 struts; smaller ones "
+                        "reach smaller meshes: the outline's hub circles bound the element size)")
+    p.add_argument("--ranks", default="1,2", help="MPI rank counts, comma separated (default 1,2)")
+    p.add_argument("--methods", nargs="+", default=list(BENCH_METHODS), choices=BENCH_METHODS)
+    p.add_argument("--out", type=Path, default=Path("benchmarks/fem"), help="folder for the results")
 
 
 def cmd_fem(args: argparse.Namespace) -> int:
@@ -100,6 +114,6 @@ def cmd_lab_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_fem_bench(args: argparse.Namespace) -> int:
-    from .bench import main
+    from mechclln.bench import load_benchmark
 
-    return main(args)
+    return load_benchmark("fem_bench").main(args)

@@ -11,7 +11,7 @@ from mechclln.equilibrium import Equilibria, free_states
 from mechclln.linalg import ReusableSolver, SuperLUFactor, backend_for, factorize
 from mechclln.task import random_task
 
-step_bench = bench.harness()    # benchmarks/step_bench.py
+step_bench = bench.load_benchmark("step_bench")
 
 
 def test_harness_writes_results_table_and_plot(tmp_path):

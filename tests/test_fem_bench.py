@@ -1,4 +1,5 @@
-"""CG + GAMG and MUMPS solve the same linear problem; the FEM benchmark harness runs end to end.
+"""CG + GAMG and MUMPS solve the same linear problem; the FEM benchmark harness (benchmarks/fem_bench.py,
+loaded by the one benchmark loader) runs end to end.
 
 Both solvers see the same regularised stiffness (determinate dofs fixed, pin penalty), so the target
 strains and source tensions of the same bordered (Schur-complement) solve must agree to the CG tolerance:
@@ -53,7 +54,8 @@ def test_solver_choice_follows_size_and_override(monkeypatch):
 
 def test_bench_harness_runs_on_a_tiny_part(tmp_path):
     """Serial and mpirun -n 2 workers, both methods: files written, phases measured, solvers agree."""
-    from mechclln.fem import bench
+    from mechclln.bench import load_benchmark
+    bench = load_benchmark("fem_bench")
     res = bench.run(sizes=(1,), ranks=(1, 2), out_dir=tmp_path, lattices=((4, 4),), log=lambda *_: None)
     assert [c["ranks"] for c in res["cases"]] == [1, 2]
     for c in res["cases"]:
@@ -68,3 +70,12 @@ def test_bench_harness_runs_on_a_tiny_part(tmp_path):
     md = (tmp_path / bench.RESULTS_MD).read_text()
     assert "Speed-up of `mpirun -n 2`" in md and "| 33 | 1 | 2 |" in md
     assert (tmp_path / bench.PLOT).stat().st_size > 10_000
+
+
+def test_benchmark_loader_names_the_missing_script():
+    """A benchmark that is not in benchmarks/ is refused with the path it looked for, not an ImportError."""
+    from mechclln.bench import BENCHMARKS, load_benchmark
+    from mechclln.errors import MechcllnError
+    with pytest.raises(MechcllnError, match="no_such_bench.py not found; the benchmarks run from a source checkout"):
+        load_benchmark("no_such_bench")
+    assert load_benchmark("fem_bench").__file__ == str(BENCHMARKS / "fem_bench.py")

@@ -1,4 +1,4 @@
-"""Time the export of a sheet of about N struts: ``python -m mechclln.export.bench [N]`` (default 1000).
+"""Time the export of a sheet of about N struts: ``python benchmarks/export_bench.py [N]`` (default 1000).
 
 Builds a triangular lattice with varied k and slightly incompatible rest lengths (what training leaves),
 a random 3-target task, writes a run directory in a temporary folder, and runs :func:`export_run` (all
@@ -16,11 +16,10 @@ import numpy as np
 
 def main(n_struts: int = 1000) -> dict:
     from mechclln import lattices
+    from mechclln.export.pipeline import export_run
+    from mechclln.export.printer import Printer
     from mechclln.rundir import Run
     from mechclln.task import random_task
-
-    from .pipeline import export_run
-    from .printer import Printer
 
     side = int(np.ceil(np.sqrt(n_struts / 3)))
     net = lattices.triangular(side, side)

@@ -1,4 +1,5 @@
-"""FEM performance of a 500-strut 2D part (issue 5; ``mechclln fem-bench``): meshing, assembly and solve
+"""FEM performance of a 500-strut 2D part (issue 5; ``mechclln fem-bench``, which runs this file from a
+source checkout, or ``python benchmarks/fem_bench.py`` with the same options): meshing, assembly and solve
 times separately, direct (MUMPS) against CG + GAMG, serial against ``mpirun -n 2``.
 
 The part: a triangular lattice of 14 x 14 nodes (533 struts) with every node displaced by a Gaussian of
@@ -6,9 +7,9 @@ The part: a triangular lattice of 14 x 14 nodes (533 struts) with every node dis
 unstressed (l = r), node 0 pinned, one source and three target pairs (``mechclln.task.random_task``),
 turned into a TPU sheet by the geometry stage (``build_part``) and meshed as the fidelity check does
 (:func:`mechclln.fem.outline_mesh`): P2 plane stress with ``elements_across`` elements across the narrowest
-strut section. Each size runs in a fresh process (plain ``python`` for 1 rank, ``mpirun -n P`` otherwise)
-that meshes once and then solves with each method; every phase is timed between MPI barriers (wall
-seconds on rank 0):
+strut section. Each size runs in a fresh process (this file run by path with ``python`` for 1 rank,
+under ``mpirun -n P`` otherwise) that meshes once and then solves with each method; every phase is timed
+between MPI barriers (wall seconds on rank 0):
 
 * ``mesh_gmsh``: gmsh meshes the outline (rank 0); ``mesh_import``: DOLFINx reads and distributes it;
   ``mesh_tags``: cell/facet classification, the P2 space and the hole-mean operator;
@@ -37,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-SIZES = (1, 2, 3)
-METHODS = ("gamg", "direct")   # GAMG first: the peak memory read after it excludes the MUMPS factor
+from mechclln.fem.cli import BENCH_METHODS as METHODS, BENCH_SIZES as SIZES, bench_arguments
+
 RESULTS_JSON, RESULTS_MD, PLOT = "results.json", "RESULTS.md", "fem_phases.png"
 MESH_PHASES = ("mesh_gmsh", "mesh_import", "mesh_tags")
 
@@ -169,7 +170,7 @@ def run_case(elements_across: int, ranks: int, lattice=(14, 14), methods=METHODS
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "case.json"
-        cmd = [str(py), "-m", "mechclln.fem.bench", "--worker", str(out), "--elements-across",
+        cmd = [str(py), str(Path(__file__).resolve()), "--worker", str(out), "--elements-across",
                str(elements_across), "--lattice", *map(str, lattice), "--methods", *methods]
         if ranks > 1:
             cmd = [str(py.parent / "mpirun"), "-n", str(ranks), *cmd]
@@ -233,7 +234,7 @@ def markdown(results: dict) -> str:
              f"- load average at start {m.get('load_average_at_start')}, at end {m.get('load_average_at_end')} "
              "(shared machine: other jobs were running)",
              "- one BLAS/OpenMP thread per rank; wall seconds of rank 0 between barriers; definitions in the "
-             "docstring of `fem/bench.py`", "",
+             "docstring of `benchmarks/fem_bench.py`", "",
              "| struts | across | ranks | dofs | gmsh | import | tags | assemble | MUMPS factor | direct solves | "
              "GAMG setup | GAMG solves | CG its (mean/max) | direct total | GAMG total | strain agreement | "
              "peak RSS MiB (GAMG / +MUMPS) |",
@@ -306,18 +307,8 @@ def plot(results: dict, path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ CLI
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sizes", default=",".join(map(str, SIZES)),
-                   help="elements across the narrowest strut section, comma separated (default 1,2,3)")
-    p.add_argument("--lattices", default="14x14",
-                   help="triangular lattices NXxNY, comma separated (default 14x14: 533 struts; smaller ones "
-                        "reach smaller meshes: the outline's hub circles bound the element size)")
-    p.add_argument("--ranks", default="1,2", help="MPI rank counts, comma separated (default 1,2)")
-    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    p.add_argument("--out", type=Path, default=Path("benchmarks/fem"), help="folder for the results")
-
-
 def main(args: argparse.Namespace) -> int:
+    """``mechclln fem-bench``: run every case of the parsed options (:func:`mechclln.fem.cli.bench_arguments`)."""
     from mechclln.errors import fail
 
     try:
@@ -338,7 +329,7 @@ def main(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
+    bench_arguments(parser)
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--elements-across", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--lattice", nargs=2, type=int, default=[14, 14], help=argparse.SUPPRESS)
