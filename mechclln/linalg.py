@@ -416,7 +416,10 @@ class ReusableSolver:
         V = _orthonormal(V)
         AV = self.A @ V
         G = V.T @ AV
-        c = np.linalg.solve(0.5 * (G + G.T), V.T @ B)
+        try:
+            c = np.linalg.solve(0.5 * (G + G.T), V.T @ B)
+        except np.linalg.LinAlgError:
+            raise SingularMatrixError("the matrix is singular on the span of the initial-guess basis") from None
         return V @ c, B - AV @ c
 
     def _pcg(self, B, bn, X0=None, R0=None):
