@@ -26,9 +26,9 @@ HISTORY = 3
 def guess_basis(history: list) -> list:
     """Columns spanning the next block solve's initial guess from earlier solutions (newest first): the last
     solution and its extrapolation along the trend, quadratic ``3 X1 - 3 X2 + X3`` (linear with two). Measured
-    at 2D 1e5 nodes, 8 k+l steps after step 0: 17 block-CG iterations, against 21 in the span of the last two solutions,
-    17 in that of the last three (more columns: costlier), 31 in that of an extrapolation alone and 29 from
-    the last solution (the guess used before)."""
+    at 2D 1e5 nodes, 8 k+l steps after step 0: 17 block-CG iterations, against 21 in the span of the last two
+    solutions, 17 in that of the last three (more columns: costlier), 31 in that of an extrapolation alone and
+    29 from the last solution (the guess used before)."""
     h = history
     if len(h) < 2:
         return list(h)
