@@ -18,6 +18,8 @@ def register(sub) -> None:
     q.add_argument("--model", default=tc.model, choices=("nonlinear", "harmonic"))
     q.add_argument("--learn", default=",".join(tc.learn), help="parameters to learn: k, l or k,l")
     q.add_argument("--eta", type=float, default=tc.eta)
+    q.add_argument("--symmetric", action="store_true",
+                   help="coupled learning between the +eta and -eta clamped states (docs/core.md, \"A trap\")")
     q.add_argument("--beta", type=float, default=tc.beta)
     q.add_argument("--reg", type=float, default=tc.reg, help="power-efficient regulariser weight")
     q.add_argument("--alpha-k", type=float, default=tc.alpha_k)
@@ -55,7 +57,8 @@ def train_config(args):
     from .training import TrainConfig
 
     learn = tuple(s.strip() for s in args.learn.split(",") if s.strip())
-    return TrainConfig(rule=args.rule, learn=learn, model=args.model, eta=args.eta, beta=args.beta, reg=args.reg,
+    return TrainConfig(rule=args.rule, learn=learn, model=args.model, eta=args.eta, symmetric=args.symmetric,
+                       beta=args.beta, reg=args.reg,
                        alpha_k=args.alpha_k, alpha_l=args.alpha_l, steps=args.steps, tol=args.tol,
                        k_bounds=(args.k_min, args.k_max), checkpoint_every=args.checkpoint_every)
 
