@@ -541,15 +541,17 @@ def main(args) -> int:
         raise MechcllnError("--samples must be at least 1")
     if args.tts:
         path = Path(args.out) / "time_to_solution.json"
-        old = json.loads(path.read_text()) if path.exists() else {"runs": [], "cases": []}
+        at_start = machine()          # the load average before the runs, not when the file is written
         new = [time_to_solution(c, args.tts_model, max_steps=args.tts_steps, fire_max_nodes=args.fire_max_nodes,
                                 symmetric=args.tts_symmetric) for c in args.tts.split(";")]
+        # read only now, so that runs another process appended meanwhile are kept
+        old = json.loads(path.read_text()) if path.exists() else {"runs": [], "cases": []}
         run_no = len(old["runs"])
         for c in new:
             c["run"] = run_no
         keys = {_tts_key(c) for c in new}
         old["cases"] = [c for c in old["cases"] if _tts_key(c) not in keys] + new
-        old["runs"].append({"machine": machine(), "command": "mechclln bench " + " ".join(sys.argv[2:])})
+        old["runs"].append({"machine": at_start, "command": "mechclln bench " + " ".join(sys.argv[2:])})
         write_json(path, old)
         write_text(Path(args.out) / "TIME_TO_SOLUTION.md", tts_markdown(old))
         print(f"wrote {path} and TIME_TO_SOLUTION.md")
