@@ -190,7 +190,8 @@ def run_sweep(spec: dict, out, jobs: int | None = None, log=print) -> list[dict]
     else:
         import multiprocessing as mp
 
-        with mp.get_context("fork").Pool(jobs or os.cpu_count()) as pool:
+        # forkserver: workers fork from a single-threaded server, not from this (possibly threaded) process
+        with mp.get_context("forkserver").Pool(jobs or os.cpu_count()) as pool:
             for _ in pool.imap_unordered(_run_and_write, work, chunksize=1):
                 pass
     if comm:
