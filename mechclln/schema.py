@@ -205,7 +205,7 @@ class Fields:
             return None
         if a.size and not np.array_equal(a, np.round(a)):
             raise self.fail(f"{key}{_first_bad(a != np.round(a))}", "must be an integer id", f"give {what} ids")
-        hi = np.inf if n is None else n - 1
+        hi = 2 ** 62 if n is None else n - 1          # (ids beyond int64, or inf, are out of range)
         bad = (a < 0) | (a > hi)
         if bad.any():
             where = _first_bad(bad)
