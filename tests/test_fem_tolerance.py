@@ -28,7 +28,7 @@ def lattice_model():
 
 def _strains_with_factor(pt, gpart, task, theta):
     """Target strains of the actuated example with strut e's modulus scaled by theta_e (refactored)."""
-    from mechclln.fem import finetune, linear, stack
+    from mechclln.fem import linear, stack
     dfx = stack.dolfinx()
     factor = dfx.fem.Function(dfx.fem.functionspace(pt.mesh, ("DG", 0)))
     factor.x.array[:] = 1.0
