@@ -63,7 +63,8 @@ def cmd_task(args) -> int:
     refuse_existing(args.out, args.force)
     net = netio.load(args.network)
     task = random_task(net, n_targets=args.targets, source_strain=args.source_strain,
-                       target_strain=args.target_strain, seed=args.seed, rest=not args.no_rest)
+                       target_strain=args.target_strain, seed=args.seed, rest=not args.no_rest,
+                       within=args.within)
     save_task(task, args.out)
     print(f"wrote {args.out}: {len(task.source_pairs)} source pair(s), {task.n_targets} targets, "
           f"{task.n_examples} examples{' (rest example included)' if not args.no_rest else ''}")
@@ -94,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--target-strain", type=float, default=0.05)
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--no-rest", action="store_true", help="leave out the rest example (zero in -> zero out)")
+    q.add_argument("--within", type=float, default=None, metavar="R",
+                   help="targets only among bonds within R length units of the source (a task of fixed size "
+                        "for a scaling study); default: the whole network")
     q.add_argument("--out", required=True)
     q.add_argument("--force", action="store_true", help="replace an existing --out file")
     q.set_defaults(func=cmd_task)

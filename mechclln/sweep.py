@@ -6,7 +6,8 @@ Spec (JSON or TOML; every key but ``networks`` optional)::
     {"networks": [{"kind": "lattice", "dim": 2}, {"kind": "jammed", "dim": 2, "z": 4.4}, {"kind": "peer"}],
      "sizes": [64, 100],                      # nodes (ignored by "peer": 64 nodes, 123 bonds)
      "tasks": {"targets": [1, 2, 4], "seeds": [0, 1, 2], "source_strain": 0.05, "target_strain": 0.05,
-               "rest": true},
+               "rest": true, "within": 16},          # targets within 16 bond lengths of the source
+                                                     # (:func:`mechclln.task.random_task`; default: anywhere)
      "rules": ["coupled"],
      "train": {"model": "harmonic", "learn": ["k", "l"], "steps": 200, "tol": 1e-3},
      "tether": 0.0}
@@ -56,7 +57,7 @@ def load_spec(path) -> dict:
         if n.get("dim", 2) not in (2, 3):
             raise fail(path, f"networks[{i}].dim", f"{n.get('dim')!r}", "use 2 or 3")
     tasks = {"targets": [3], "seeds": [0], "source_strain": 0.05, "target_strain": 0.05, "rest": True,
-             **raw.get("tasks", {})}
+             "within": None, **raw.get("tasks", {})}
     train = {"model": "harmonic", "learn": ["k", "l"], "steps": 500, "tol": 1e-3, **raw.get("train", {})}
     bad = sorted(set(train) - set(TRAIN_KEYS))
     if bad:
@@ -66,6 +67,10 @@ def load_spec(path) -> dict:
     for key in ("targets", "seeds"):
         if not isinstance(tasks[key], list) or not tasks[key]:
             raise fail(path, f"tasks.{key}", f"{tasks[key]!r}", "give a non-empty list of integers")
+    w = tasks["within"]
+    if w is not None and (isinstance(w, bool) or not isinstance(w, (int, float)) or not w > 0):
+        raise fail(path, "tasks.within", f"{w!r}", "give a distance > 0 (bond lengths), or leave it out for targets "
+                   "anywhere in the network")
     if not spec["tether"] >= 0:
         raise fail(path, "tether", f"{spec['tether']}", "give a stiffness >= 0 (units of k)")
     return spec
@@ -80,7 +85,8 @@ def grid(spec: dict) -> list[dict]:
         if net["kind"] == "peer":
             size, targets = 64, 1
         p = {"network": net, "size": int(size), "targets": int(targets), "seed": int(seed), "rule": rule,
-             "task": {k: spec["tasks"][k] for k in ("source_strain", "target_strain", "rest")},
+             "task": {k: spec["tasks"][k] for k in ("source_strain", "target_strain", "rest")}
+             | ({} if spec["tasks"]["within"] is None else {"within": spec["tasks"]["within"]}),
              "train": spec["train"], "tether": spec["tether"]}
         p["id"] = hashlib.sha1(json.dumps(p, sort_keys=True).encode()).hexdigest()[:12]
         if p["id"] not in {q["id"] for q in points}:      # "peer" ignores sizes and targets
@@ -88,7 +94,7 @@ def grid(spec: dict) -> list[dict]:
     return points
 
 
-def _build(p: dict):
+def build_point(p: dict):
     """The network and task of grid point ``p``."""
     from . import bench
     from .packing import jammed_network
@@ -103,7 +109,7 @@ def _build(p: dict):
         net = jammed_network(p["size"], dim=n.get("dim", 2), z_target=n.get("z"), seed=p["seed"])
     t = p["task"]
     return net, random_task(net, n_targets=p["targets"], source_strain=t["source_strain"],
-                            target_strain=t["target_strain"], seed=p["seed"], rest=t["rest"])
+                            target_strain=t["target_strain"], seed=p["seed"], rest=t["rest"], within=t.get("within"))
 
 
 def run_point(p: dict) -> dict:
@@ -116,7 +122,7 @@ def run_point(p: dict) -> dict:
            "seed": p["seed"], "rule": p["rule"], "tether": p["tether"]}
     t0 = time.perf_counter()
     try:
-        net, task = _build(p)
+        net, task = build_point(p)
         tr_cfg = dict(p["train"], learn=tuple(p["train"]["learn"]))
         if "k_bounds" in tr_cfg:
             tr_cfg["k_bounds"] = tuple(tr_cfg["k_bounds"])

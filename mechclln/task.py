@@ -135,14 +135,19 @@ def make_task(net: Network, source_pairs, target_pairs, source_strains, target_s
 
 
 def random_task(net: Network, n_targets: int = 3, source_strain: float = 0.05, target_strain: float = 0.05,
-                seed: int = 0, rest: bool = True, n_sources: int = 1) -> Task:
+                seed: int = 0, rest: bool = True, n_sources: int = 1, within: float | None = None) -> Task:
     """A random allosteric task in the style of Rocks et al. (PNAS 2017) / Stern et al. (PRX 2021).
 
     Sources are bonded pairs near a random point; targets are bonded pairs chosen at random among those
-    farthest from the sources (the farther half of the network, by midpoint distance) whose nodes are not
-    sources. The actuated example strains every source by ``source_strain`` and asks each target for
-    ``+-target_strain`` (random sign); ``rest`` adds the rest example (zero in -> zero out).
+    farthest from the sources (the farther half, by midpoint distance, of the bonds whose midpoints lie
+    within ``within`` length units of the sources' mean midpoint; of the whole network when None) whose
+    nodes are not sources. ``within`` keeps the task's size fixed as the network grows (a scaling study's
+    task); without it the targets move away with the network's size. The actuated example strains every
+    source by ``source_strain`` and asks each target for ``+-target_strain`` (random sign); ``rest`` adds
+    the rest example (zero in -> zero out).
     """
+    if within is not None and not within > 0:
+        raise MechcllnError(f"random_task: within={within}; give a positive distance (length units) or None")
     rng = np.random.default_rng(seed)
     mid = 0.5 * (net.x[net.edges[:, 0]] + net.x[net.edges[:, 1]])
     centre = net.x[rng.integers(net.n_nodes)]
@@ -150,16 +155,20 @@ def random_task(net: Network, n_targets: int = 3, source_strain: float = 0.05, t
     src = net.edges[order[:n_sources]]
     used = set(src.ravel().tolist())
     dist = np.linalg.norm(mid - mid[order[:n_sources]].mean(0), axis=1)
-    far = [e for e in np.argsort(-dist)[: max(n_targets, net.n_edges // 2)]
-           if not (set(net.edges[e].tolist()) & used)]
+    pool = np.argsort(-dist)
+    if within is not None:
+        pool = pool[dist[pool] <= within]
+    far = [e for e in pool[: max(n_targets, len(pool) // 2)] if not (set(net.edges[e].tolist()) & used)]
     if len(far) < n_targets:
-        raise MechcllnError(f"random_task: only {len(far)} candidate target pairs for n_targets={n_targets}; "
-                            "use a larger network or fewer targets")
+        where = f" within {within:g} of the source" if within is not None else ""
+        raise MechcllnError(f"random_task: only {len(far)} candidate target pairs{where} for n_targets={n_targets}; "
+                            "use a larger network" + (" or a larger within" if within is not None else "")
+                            + " or fewer targets")
     tgt = net.edges[rng.choice(far, size=n_targets, replace=False)]
     signs = rng.choice([-1.0, 1.0], size=n_targets)
-    return make_task(net, src, tgt, [source_strain] * n_sources, signs * target_strain, rest=rest,
-                     meta={"generator": "random_task", "seed": seed, "n_targets": n_targets,
-                           "source_strain": source_strain, "target_strain": target_strain})
+    meta = {"generator": "random_task", "seed": seed, "n_targets": n_targets, "source_strain": source_strain,
+            "target_strain": target_strain} | ({} if within is None else {"within": within})
+    return make_task(net, src, tgt, [source_strain] * n_sources, signs * target_strain, rest=rest, meta=meta)
 
 
 # ----------------------------------------------------------------------------------------------- files

@@ -135,3 +135,19 @@ def test_block_cg_handles_dependent_and_badly_scaled_columns():
         s.solve(col)
         singles.append(s.n_iter)
     assert 0 < block.n_iter <= max(singles)
+
+
+def test_time_to_solution_row_records_the_task_size_and_learns():
+    """The time-to-solution harness on a 64-node lattice, targets within 3 bond lengths of the source: after
+    40 coupled-learning steps C/C0 has fallen (the harmonic k+l learner decreases the task error), the row
+    says how the task was drawn, and the Markdown table keeps rows of different task sizes apart."""
+    row = step_bench.time_to_solution("2:64", "harmonic", max_steps=40, fire_samples=1, within=3.0,
+                                      log=lambda *a: None)
+    assert row["within"] == 3.0 and row["n_nodes"] == 64 and 0 < row["steps"] <= 40
+    assert row["C_rel"] < 0.2 and row["factorizations"] >= 1 and row["fire_step_s"] > 0
+    whole = dict(row, within=None, run=0)
+    assert step_bench.tts_key(whole) != step_bench.tts_key(row)
+    table = step_bench.tts_markdown({"runs": [{"command": "x", "machine": {}}], "cases": [whole, dict(row, run=0)]})
+    lines = [ln for ln in table.splitlines() if ln.startswith("| 2:64 ")]
+    assert [ln.split(" | ")[2] for ln in lines] == ["-", "3"]
+    assert all(ln.count("|") == 17 for ln in lines)

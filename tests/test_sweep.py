@@ -47,6 +47,26 @@ def test_spec_errors_name_the_field(tmp_path):
         sweep.load_spec(bad)
 
 
+def test_within_draws_targets_near_the_source_and_keeps_old_ids(tmp_path):
+    """``tasks.within`` reaches random_task (every target bond's midpoint within R of the source's), a spec
+    without it keeps the grid ids of earlier sweeps (so their finished runs are still skipped), and a bad
+    value names the field."""
+    import numpy as np
+
+    plain = sweep.grid(_spec(tmp_path))
+    (tmp_path / "w.json").write_text(json.dumps({**SPEC, "tasks": {**SPEC["tasks"], "within": 2.5}}))
+    near = sweep.grid(sweep.load_spec(tmp_path / "w.json"))
+    assert all("within" not in p["task"] for p in plain)
+    assert {p["id"] for p in near if p["network"]["kind"] != "peer"}.isdisjoint(p["id"] for p in plain)
+    p = next(q for q in near if q["network"]["kind"] == "lattice" and q["size"] == 49)
+    net, task = sweep.build_point(p)
+    mid = lambda pair: net.x[pair].mean(0)
+    assert max(np.linalg.norm(mid(t) - mid(task.source_pairs[0])) for t in task.target_pairs) <= 2.5
+    (tmp_path / "bad.json").write_text(json.dumps({**SPEC, "tasks": {"within": -1}}))
+    with pytest.raises(MechcllnError, match="tasks.within"):
+        sweep.load_spec(tmp_path / "bad.json")
+
+
 def test_sweep_gathers_a_table_and_resumes_without_rerunning(tmp_path, monkeypatch):
     spec, out = _spec(tmp_path), tmp_path / "out"
     rows = sweep.run_sweep(spec, out, jobs=2, log=lambda *a: None)

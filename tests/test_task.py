@@ -30,6 +30,26 @@ def test_random_task_targets_are_far_from_source():
     assert min(d) > 0.3 * size
 
 
+
+def test_random_task_within_keeps_the_task_size_as_the_network_grows():
+    """Targets drawn ``within`` R of the source lie in the outer part of that disc (the farther half of its
+    bonds: beyond about R / sqrt(2) in 2D) in a 12 x 12 and in a 40 x 40 lattice; without ``within`` they move
+    out with the network. Too small an R is a clear error."""
+    mid = lambda net, p: net.x[p].mean(0)
+    for m in (12, 40):
+        net = lattices.triangular(m, m)
+        task = random_task(net, n_targets=3, seed=4, within=5.0)
+        d = [np.linalg.norm(mid(net, t) - mid(net, task.source_pairs[0])) for t in task.target_pairs]
+        assert max(d) <= 5.0 + 1e-9 and min(d) >= 5.0 / 2 ** 0.5 - 1.0, d
+        assert task.meta["within"] == 5.0
+    far = random_task(net, n_targets=3, seed=4)
+    assert min(np.linalg.norm(mid(net, t) - mid(net, far.source_pairs[0])) for t in far.target_pairs) > 5.0
+    assert "within" not in far.meta
+    with pytest.raises(MechcllnError, match="within 0.5 of the source.*larger within"):
+        random_task(net, n_targets=3, seed=4, within=0.5)
+    with pytest.raises(MechcllnError, match="positive distance"):
+        random_task(net, n_targets=3, seed=4, within=-1.0)
+
 def test_toml_task_with_missing_r0_filled_from_network(tmp_path):
     net = lattices.triangular(6, 6)
     (tmp_path / "t.toml").write_text(
