@@ -23,10 +23,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 from mechclln.errors import MechcllnError
-from mechclln.rundir import StageReport
+from mechclln.rundir import StageReport, carried
 
 from . import fidelity
 
@@ -36,7 +34,9 @@ class CorrectionReport(StageReport):
     """``design.json["fem_correction"]``: per round (0: the design as it came) its finite-strain FEM C and
     C/C0, FEM target strains (n_ex, T), the frame targets it was designed for and its FEM seconds; elements
     across a strut; ``tol``; the robust design's print-error samples (0: not robust); seconds in all; the
-    last round's C/C0."""
+    last round's C/C0. Carried to the caller, not written: the last round's FEM solution
+    (:class:`~mechclln.fem.fidelity.PartSolution`, the corrected design's: the widths are not changed after
+    it), which ``check_run(run, solution=...)`` reuses instead of solving the same part again."""
 
     rounds: list
     elements_across: int
@@ -44,13 +44,7 @@ class CorrectionReport(StageReport):
     robust_samples: int
     seconds: float
     C_rel_fem_finite: float
-
-
-def fem_target_strains(gpart, task, elements_across: int = 2, finite_strain: bool = True) -> np.ndarray:
-    """Target strains (n_ex, T) of the part in FEM (finite strain by default) at the task's actuation."""
-    pt = fidelity.mesh_part(gpart, elements_across)
-    _, res = fidelity.fem_responses(pt, gpart, task, finite_strain)
-    return res["finite" if finite_strain else "linear"]
+    solution: "fidelity.PartSolution | None" = carried()
 
 
 def correct_run(run_dir, rounds: int = 2, tol: float = 2e-4, elements_across: int = 2,
@@ -81,9 +75,13 @@ def correct_run(run_dir, rounds: int = 2, tol: float = 2e-4, elements_across: in
     errors = PrintErrors.draw(len(widths), robust, seed=1) if robust else None   # robust_design's samples
     history = []
     for rnd in range(rounds + 1):
-        gpart = build_part(designed_network(fp, widths), fp.spec, fp.material, task=task, x_print=start.x)
+        # at the designed network's relaxed print positions, as check_run builds the part: within round-off
+        # of start.x, but gmsh's mesh is not continuous in them, and the check reuses the last round's mesh
+        gpart = build_part(designed_network(fp, widths), fp.spec, fp.material, task=task)
         t_fem = time.perf_counter()
-        eps = fem_target_strains(gpart, task, elements_across)
+        solution = None     # the previous round's mesh and factors go before this round's are made
+        solution = fidelity.solve_part(gpart, task, elements_across)
+        eps = solution.res["finite"]
         c = task_error(eps, want)
         history.append({"round": rnd, "C_fem_finite": c, "C_rel_fem_finite": c / C0, "fem_target_strains": eps,
                         "frame_targets": target.copy(), "fem_seconds": time.perf_counter() - t_fem})
@@ -103,7 +101,7 @@ def correct_run(run_dir, rounds: int = 2, tol: float = 2e-4, elements_across: in
                             f"{[h['C_rel_fem_finite'] for h in history]}); the frame-to-FEM gap is not stable")
     strains = frame_strains(fp.frame, widths, PairTask.of(task))
     record = CorrectionReport(history, elements_across, tol, robust, time.perf_counter() - t0,
-                              history[-1]["C_rel_fem_finite"])
+                              history[-1]["C_rel_fem_finite"], solution)
     rec = {k: v for k, v in rec.items() if k not in ("spec",)}
     c_frame = {k: task_error(s, want) for k, s in strains.items()}
     rec.update(spec=fp.spec.to_dict(), widths_mm=widths, frame_target_strains=strains,

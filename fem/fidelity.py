@@ -12,7 +12,7 @@ Strains in the printed part are measured relative to the printed hub positions, 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,7 +29,10 @@ class FidelityReport(StageReport):
     """``fem/fidelity.json``: per model (trained, printed and built springs; linear and corotational frame;
     linear and finite-strain FEM) the target strains (n_ex, T), C and the gap to the trained springs; the
     wanted strains; material and E (MPa); print-tolerance spread; peak strain; first buckling factor; mesh
-    (elements across, size, solver, dofs, cells); timings (s); MPI ranks."""
+    (elements across, size, solver, dofs, cells); whether the FEM solution (mesh, linear and finite-strain
+    states) was reused from an earlier stage on the same design (:class:`PartSolution`: the FEM correction's
+    last round) instead of solved here; timings (s: mesh, assemble, factor and solves are those of the
+    solution, the correction's when reused, and then not part of ``total``); MPI ranks."""
 
     FILE: ClassVar[str] = FIDELITY
     run: str
@@ -42,6 +45,7 @@ class FidelityReport(StageReport):
     peak_strain: dict
     buckling: dict
     mesh: dict
+    reused_solution: bool
     timings_s: dict
     mpi_ranks: int
 
@@ -127,11 +131,72 @@ def fem_responses(pt, gpart, task, finite_strain: bool = True, steps_per: float 
     return lin, {k: np.array(v) if k in ("linear", "finite") else v for k, v in out.items()}
 
 
+@dataclass(eq=False)
+class PartSolution:
+    """The FEM solution of a part at a task's actuation (:func:`solve_part`), kept so that a later stage on
+    the same design reuses it instead of meshing and solving again (the FEM correction's last round, then
+    the check: ``check_run(..., solution=...)``): what was solved (the part, the mesh parameters, the
+    source and target pairs and the source strains), the mesh, the linear model, :func:`fem_responses`'
+    target strains and states (finite-strain ones when ``finite_strain``) and the timings (s)."""
+
+    gpart: Any
+    elements_across: int
+    mesh_size: float | None
+    finite_strain: bool
+    source_pairs: np.ndarray
+    source_strains: np.ndarray
+    target_pairs: np.ndarray
+    pt: Any = field(repr=False)
+    lin: Any = field(repr=False)
+    res: dict = field(repr=False)
+    timings_s: dict = field(default_factory=dict)
+
+    def matches(self, gpart, task, elements_across: int, mesh_size: float | None, finite_strain: bool) -> bool:
+        """Whether this is the solution of ``gpart`` meshed with these parameters at ``task``'s actuation:
+        the same part description (every field of ``Part.to_dict``: positions, widths, holes, spec,
+        material), pairs and source strains, exactly, and finite strain solved if it is asked for."""
+        return (self.elements_across == elements_across and self.mesh_size == mesh_size
+                and (self.finite_strain or not finite_strain)
+                and all(np.array_equal(getattr(self, k), getattr(task, k))
+                        for k in ("source_pairs", "source_strains", "target_pairs"))
+                and _same(self.gpart.to_dict(), gpart.to_dict()))
+
+
+def _same(a, b) -> bool:
+    """Exact equality of two (nested) part descriptions: dicts, lists and arrays, numbers, strings, None.
+    Exact, since the mesh is not a continuous function of the part: hub positions moved by 1e-14 mm
+    (a print relaxation's round-off) give another gmsh mesh and target strains ~4e-7 apart."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        return isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys() and \
+            all(_same(a[k], b[k]) for k in a)
+    if a is None or b is None or isinstance(a, str) or isinstance(b, str):
+        return a == b
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype.kind == b.dtype.kind and bool(np.array_equal(a, b))
+
+
+def solve_part(gpart, task, elements_across: int = 2, mesh_size: float | None = None,
+               finite_strain: bool = True) -> PartSolution:
+    """Mesh ``gpart`` (:func:`mesh_part`) and solve it at ``task``'s actuation (:func:`fem_responses`)."""
+    t_mesh = time.perf_counter()
+    pt = mesh_part(gpart, elements_across, mesh_size)
+    t_mesh = time.perf_counter() - t_mesh
+    t_solve = time.perf_counter()
+    lin, res = fem_responses(pt, gpart, task, finite_strain)
+    t_solve = time.perf_counter() - t_solve
+    return PartSolution(gpart, elements_across, mesh_size, finite_strain, np.array(task.source_pairs),
+                        np.array(task.source_strains), np.array(task.target_pairs), pt, lin, res,
+                        {"mesh": t_mesh, **lin.timings_s, "solves": t_solve - sum(lin.timings_s.values())})
+
+
 def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
-              finite_strain: bool = True, write: bool = True, ignore_memory_limit: bool = False) -> FidelityReport:
+              finite_strain: bool = True, write: bool = True, ignore_memory_limit: bool = False,
+              solution: PartSolution | None = None) -> FidelityReport:
     """Run the FEM fidelity check on ``run_dir``; writes ``RUN/fem/`` (rank 0) and returns the report.
     Refuses before meshing a part whose estimated memory would not fit (:mod:`.memory`), unless
-    ``ignore_memory_limit``."""
+    ``ignore_memory_limit``. ``solution``: an FEM solution already computed (the FEM correction's last
+    round, :attr:`~mechclln.fem.correct.CorrectionReport.solution`), used instead of a new solve when it
+    :meth:`~PartSolution.matches` the run's part, these mesh parameters and the task, else ignored."""
     from mechclln.geometry.print_state import as_printed_task, compare_printed
 
     run = Run(run_dir)
@@ -139,16 +204,13 @@ def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
     net, task = run.network_and_task()
     springs = compare_printed(net, task)
     gpart = load_geometry_part(run, net, task, springs.x_print)
-    if not ignore_memory_limit:
-        memory.require_fits(gpart, elements_across, mesh_size, source=str(run.path))
-    t_mesh = time.perf_counter()
-    pt = mesh_part(gpart, elements_across, mesh_size)
-    t_mesh = time.perf_counter() - t_mesh
-    t_solve = time.perf_counter()
     ptask = as_printed_task(task, springs.x_print)
-    lin, res = fem_responses(pt, gpart, ptask, finite_strain)
-    t_solve = time.perf_counter() - t_solve
-    timings = {"mesh": t_mesh, **lin.timings_s, "solves": t_solve - sum(lin.timings_s.values())}
+    reused = solution is not None and solution.matches(gpart, ptask, elements_across, mesh_size, finite_strain)
+    if not reused:
+        if not ignore_memory_limit:
+            memory.require_fits(gpart, elements_across, mesh_size, source=str(run.path))
+        solution = solve_part(gpart, ptask, elements_across, mesh_size, finite_strain)
+    pt, lin, res, timings = solution.pt, solution.lin, solution.res, solution.timings_s
     wanted = task.target_strains
     models = {"trained_springs": springs.trained.target_strains,
               "printed_springs": springs.printed.target_strains,
@@ -184,6 +246,7 @@ def check_run(run_dir, elements_across: int = 2, mesh_size: float | None = None,
         mesh={"elements_across": elements_across, "mesh_size": mesh_size, "solver": lin.fac.method,
               "dofs": pt.comm.allreduce(pt.n_owned),
               "cells": pt.comm.allreduce(pt.mesh.topology.index_map(pt.gdim).size_local)},
+        reused_solution=reused,
         timings_s=dict(timings, tolerances=t_tol, total=time.perf_counter() - t0),
         mpi_ranks=pt.comm.size)
     if write:
