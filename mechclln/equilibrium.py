@@ -46,9 +46,10 @@ __all__ = ["Equilibria", "EquilibriumNotFound", "FLOPPY_REMEDY", "Response", "Ro
            "relax", "respond"]
 
 # What `mechclln network --check` says applies to a network floppy as springs.
-FLOPPY_REMEDY = ("which model applies: as springs, only with the explicit tether regularisation (Equilibria(..., "
-                 "tether=t), t ~ 1e-2 of k: the 64-node Z = 3.84 network trains with it; at 1e-3 its 20 %-strain "
-                 "states were not found; report Equilibria.tether_share with the results), or as a frame "
+FLOPPY_REMEDY = ("which model applies: as springs, only with the explicit tether regularisation (`mechclln "
+                 "train --tether 1e-2`, Equilibria(..., tether=t), t ~ 1e-2 of k: the 64-node Z = 3.84 network "
+                 "trains with it; at 1e-3 its 20 %-strain "
+                 "states were not found; metrics.json reports its share of the energy), or as a frame "
                  "(mechclln.frame: rigid hubs and bending struts), which is rigid for a connected network")
 
 
@@ -102,7 +103,9 @@ class Equilibria:
 
             report = floppy_modes(net, pinned=net.pinned)
             if report.n_floppy:
-                raise MechcllnError(f"network: {report.message}")
+                raise MechcllnError(f"network: {report.message}; or make the springs' equilibrium unique with a "
+                                    "weak tether (mechclln train --tether 1e-2; `mechclln network --check` says "
+                                    "which models apply)")
 
     # ------------------------------------------------------------------------------------ rows
     def source_rows(self, ex: int) -> Rows:
@@ -216,11 +219,18 @@ class Equilibria:
         _, _, egeo, rgeo, _ = self.residual(x, np.zeros(0), k, l, rows)
         return self.hessian(k, l, np.zeros(0), egeo, rgeo, rows.pair).tocsr()
 
-    def tether_share(self, state: State, k, l) -> dict:
+    def tether_share(self, state: State | list[State], k, l) -> dict:
         """Size of the tether regularisation in ``state``: its energy over the springs' energy, and its
-        largest force over the largest spring tension (both 0 without tethers)."""
+        largest force over the largest spring tension (both 0 without tethers). Given a list of states (a
+        task's examples), the largest of each ratio over the states whose springs carry energy (a rest
+        example of an untrained network carries none)."""
         if not self.tether:
             return {"tether": 0.0, "energy_ratio": 0.0, "force_ratio": 0.0}
+        if isinstance(state, list):
+            shares = [self.tether_share(st, k, l) for st in state]
+            loaded = [s for s in shares if np.isfinite(s["energy_ratio"])] or shares
+            return {"tether": self.tether, "energy_ratio": max(s["energy_ratio"] for s in loaded),
+                    "force_ratio": max(s["force_ratio"] for s in loaded)}
         u = state.x - self.X
         spring_e = 0.5 * np.sum(k * (state.p - l) ** 2)
         tether_e = 0.5 * self.tether * np.sum(u ** 2)

@@ -293,6 +293,7 @@ class TrainReport(StageReport):
     steps: int
     alphas: Any
     rejections: Any
+    tether: dict | None           # the tether regularisation and its share (TrainResult.tether); None: none
     history: dict
     final: dict
     timings: dict
@@ -307,7 +308,7 @@ class TrainReport(StageReport):
                      "mean_coordination": net.mean_coordination()},
             C0=result.C0, C_final=h.C[-1] if h.C else None, C_rel_final=h.C_rel[-1] if h.C_rel else None,
             converged=bool(result.converged), steps=len(h.step), alphas=result.alphas,
-            rejections=result.rejections, history=asdict(h),
+            rejections=result.rejections, tether=result.tether, history=asdict(h),
             final={"model": cfg.model,
                    "note": "free-state target strains of every example, in the trained model, of network.json",
                    "target_strains": result.target_strains, "desired_target_strains": task.target_strains,

@@ -130,7 +130,7 @@ def run_point(p: dict) -> dict:
         tr = Trainer(net, task, cfg)
         while tr.step_index < cfg.steps and not tr.converged:
             tr.step()
-        share = tr.eq.tether_share(tr.states[0], tr.k, tr.l)
+        share = tr.eq.tether_share(list(tr.states), tr.k, tr.l)
         row.update(status="done", n_nodes=int(net.n_nodes), n_edges=int(net.n_edges), steps=tr.step_index,
                    C_rel=float(tr.history.C_rel[-1]), converged=bool(tr.converged),
                    factorizations=int(tr.eq.n_factorizations), tether_energy_ratio=share["energy_ratio"])

@@ -29,6 +29,10 @@ def register(sub) -> None:
     q.add_argument("--k-min", type=float, default=tc.k_bounds[0],
                    help="lower stiffness bound (a bond at k_min is nearly pruned)")
     q.add_argument("--k-max", type=float, default=tc.k_bounds[1])
+    q.add_argument("--tether", type=float, default=tc.tether, metavar="T",
+                   help="tie every node to its reference position by a spring of stiffness T (units of k): "
+                        "makes a network below isostatic trainable as springs (`network --check` says when); "
+                        "metrics.json reports its share of the energy")
     q.add_argument("--checkpoint-every", type=int, default=tc.checkpoint_every)
     q.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     q.add_argument("--force", action="store_true", help="replace an existing run directory")
@@ -40,6 +44,8 @@ def register(sub) -> None:
     q.add_argument("task")
     q.add_argument("--model", default="both", choices=("nonlinear", "harmonic", "both"))
     q.add_argument("--json", help="also write the numbers to this JSON file")
+    q.add_argument("--tether", type=float, default=tc.tether, metavar="T",
+                   help="the tether a network below isostatic was trained with (train --tether)")
     q.add_argument("--force", action="store_true", help="replace an existing --json file")
     q.set_defaults(func=cmd_evaluate)
 
@@ -60,7 +66,8 @@ def train_config(args):
     return TrainConfig(rule=args.rule, learn=learn, model=args.model, eta=args.eta, symmetric=args.symmetric,
                        beta=args.beta, reg=args.reg,
                        alpha_k=args.alpha_k, alpha_l=args.alpha_l, steps=args.steps, tol=args.tol,
-                       k_bounds=(args.k_min, args.k_max), checkpoint_every=args.checkpoint_every)
+                       k_bounds=(args.k_min, args.k_max), checkpoint_every=args.checkpoint_every,
+                       tether=args.tether)
 
 
 def cmd_train(args) -> int:
@@ -73,15 +80,17 @@ def cmd_train(args) -> int:
     cfg = train_config(args)
     r = train_run(net, task, cfg, args.out, args.force, args.resume, progress=not args.quiet, source=args.network)
     status = "reached" if r.converged else "did NOT reach"
+    tether = (f"; tether {r.tether['tether']:g}: {100 * r.tether['energy_ratio']:.1f} % of the spring energy"
+              if r.tether else "")
     print(f"{Path(args.out)}: {r.steps} steps in {r.timings['train_seconds']:.1f} s; C/C0 = {r.C_rel_final:.3g} "
-          f"({status} tol {cfg.tol:g})")
+          f"({status} tol {cfg.tol:g}){tether}")
     return 0
 
 
 def cmd_evaluate(args) -> int:
     from .trainrun import evaluate
 
-    out, wanted = evaluate(args.network, args.task, args.model, args.json, args.force)
+    out, wanted = evaluate(args.network, args.task, args.model, args.json, args.force, args.tether)
     for m, r in out.items():
         print(f"{m} model: C = {r['C']:.4g}")
         for e, (vals, want) in enumerate(zip(r["target_strains"], wanted)):

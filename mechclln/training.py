@@ -67,6 +67,7 @@ class TrainResult:
     seconds: float
     alphas: dict
     rejections: int = 0           # updates undone because C jumped (> max_rise) or equilibrium was lost
+    tether: dict | None = None    # Equilibria.tether_share of the final free states (cfg.tether > 0)
 
 
 class TargetError:
@@ -275,4 +276,4 @@ def train(net: Network, task: Task, config: TrainConfig | None = None, progress:
         tr.save_checkpoint(checkpoint)
     return TrainResult(net_out, tr.history, cfg, tr.C0 or 0.0, meas[:, :T], meas[:, T:],
                        tr.converged or (tr.C0 and C / tr.C0 <= cfg.tol), time.perf_counter() - t0, tr.alphas,
-                       tr.rejections)
+                       tr.rejections, tr.eq.tether_share(list(tr.states), tr.k, tr.l) if cfg.tether else None)

@@ -69,24 +69,25 @@ def _plot_run(folder: Path, net, res, task, cfg) -> None:
     dl = (res.network.l - net.l) / net.lengths()
     plots.plot_parameter(res.network, dl, folder / "rest_length_change.png", "change of rest length / r0", task,
                          cmap="coolwarm", symmetric=True)
-    resp = respond(res.network, task, cfg.model, check_rigidity=False)
+    resp = respond(res.network, task, cfg.model, check_rigidity=False, tether=cfg.tether)
     ex = int(np.argmax(np.abs(task.source_strains).sum(1)))
     plots.plot_response(res.network, resp.x[ex], task, folder / "response.png", title=f"free response, example {ex}")
     plots.plot_targets(task.target_strains, res.target_strains, folder / "targets.png")
 
 
-def evaluate(network_file, task_file, model: str = "both", json_file=None, force: bool = False):
+def evaluate(network_file, task_file, model: str = "both", json_file=None, force: bool = False,
+             tether: float = 0.0):
     """({model: {target_strains (n_ex, T), source_forces, C}}, the task's desired target strains (n_ex, T))
     of the saved network on the task in the nonlinear and/or harmonic spring model (``model``: nonlinear,
-    harmonic or both); the dict is also written to ``json_file`` if given (refused before anything is read
-    when it exists without ``force``)."""
+    harmonic or both; ``tether``: as in training, for networks below isostatic); the dict is also written
+    to ``json_file`` if given (refused before anything is read when it exists without ``force``)."""
     if json_file:
         refuse_existing(json_file, force)
     net = netio.load(network_file)
     task = load_task(task_file, net)
     out = {}
     for m in ("nonlinear", "harmonic") if model == "both" else (model,):
-        r = respond(net, task, m)
+        r = respond(net, task, m, tether=tether)
         out[m] = {"target_strains": r.target_strains, "source_forces": r.source_forces,
                   "C": task_error(r.target_strains, task.target_strains)}
     if json_file:

@@ -1,5 +1,7 @@
 """Small networks (issue 14): the dense factorisation path gives the sparse path's states, and the tether
 regularisation makes networks below isostatic solvable and trainable."""
+import json
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -78,3 +80,32 @@ def test_peer_network_trains_with_tether():
     while tr.step_index < cfg.steps and not tr.converged:
         tr.step()
     assert tr.converged, tr.history.C_rel[-1]
+
+
+def test_cli_trains_the_peer_network_as_it_is_with_an_explicit_tether(tmp_path, capsys):
+    """`mechclln train` takes the peers' below-isostatic network unchanged: without a tether it refuses it
+    with a one-line error naming --tether; with --tether 1e-2 coupled learning of k reaches C/C0 <= 1e-3
+    and metrics.json reports the tether's share, which equals the tether energy over the spring energy of
+    the trained network's free state recomputed here; `evaluate --tether` reproduces the saved strain."""
+    from mechclln import network as netio
+    from mechclln.cli import main
+    from mechclln.task import load_task, save_task
+    from mechclln.trainrun import evaluate
+
+    net, task = peer_network()
+    netio.save(net, tmp_path / "peer.json")
+    save_task(task, tmp_path / "task.json")
+    args = ["train", tmp_path / "peer.json", tmp_path / "task.json", "--learn", "k", "--quiet", "--out"]
+    assert main(args + [tmp_path / "none"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "floppy" in err and "--tether 1e-2" in err and not (tmp_path / "none").exists()
+    assert main(args + [tmp_path / "run", "--tether", "1e-2"]) == 0
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert m["converged"] and m["C_rel_final"] <= 1e-3 and m["tether"]["tether"] == 1e-2
+    trained = netio.load(tmp_path / "run" / "network.json")
+    eq = Equilibria(trained, load_task(tmp_path / "task.json", trained), "nonlinear", tether=1e-2)
+    st = free_states(eq, trained.k, trained.l)[0]
+    ratio = 1e-2 * np.sum((st.x - eq.X) ** 2) / np.sum(trained.k * (st.p - trained.l) ** 2)
+    assert m["tether"]["energy_ratio"] == pytest.approx(ratio, rel=1e-6) and 0.01 < ratio < 0.5
+    out, _ = evaluate(tmp_path / "run" / "network.json", tmp_path / "task.json", "nonlinear", tether=1e-2)
+    assert out["nonlinear"]["target_strains"][0] == pytest.approx(m["final"]["target_strains"][0], rel=1e-8)
