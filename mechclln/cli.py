@@ -49,7 +49,10 @@ def cmd_network(args) -> int:
     if not args.out:
         raise MechcllnError("--out: missing; give the JSON file to write, e.g. --out network.json")
     refuse_existing(args.out, args.force)
-    net = make_network(args.kind, args.nodes, args.dim, args.z, args.size, not args.no_nnn, args.seed)
+    from .progress import stage_bar
+
+    with stage_bar("jammed packing", quiet=args.quiet or args.kind != "jammed") as tick:
+        net = make_network(args.kind, args.nodes, args.dim, args.z, args.size, not args.no_nnn, args.seed, tick)
     netio.save(net, args.out)
     print(f"wrote {args.out}: {net.n_nodes} nodes, {net.n_edges} edges, Z = {net.mean_coordination():.3f}")
     return 0
@@ -85,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--out", help="network JSON to write")
     q.add_argument("--check", metavar="FILE", help="diagnose floppy modes of an existing network file")
+    q.add_argument("--quiet", action="store_true", help="no progress bar")
     q.add_argument("--force", action="store_true", help="replace an existing --out file")
     q.set_defaults(func=cmd_network)
 

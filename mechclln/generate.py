@@ -10,16 +10,17 @@ NNN_LATTICES = ("kagome", "honeycomb")     # the lattices with optional next-nea
 
 
 def make_network(kind: str = "jammed", nodes: int = 300, dim: int = 2, z: float | None = None,
-                 size=None, nnn: bool = True, seed: int = 0):
+                 size=None, nnn: bool = True, seed: int = 0, progress=None):
     """A jammed ``dim``-D network of about ``nodes`` nodes pruned to mean coordination ``z`` (default: as
     jammed), or the lattice ``kind`` of ``size`` cells per axis (default :data:`DEFAULT_SIZE`, else 3 per
-    axis); ``nnn``: kagome/honeycomb with next-nearest-neighbour bonds."""
+    axis); ``nnn``: kagome/honeycomb with next-nearest-neighbour bonds; ``progress``: the jammed packing's
+    ``progress(stage, fraction)`` callback (:func:`mechclln.packing.jammed_network`)."""
     from . import lattices
 
     if kind == "jammed":
         from .packing import jammed_network
 
-        return jammed_network(nodes, dim=dim, z_target=z, seed=seed)
+        return jammed_network(nodes, dim=dim, z_target=z, seed=seed, progress=progress)
     if kind not in lattices.LATTICES:
         raise MechcllnError(f"--kind {kind!r} is unknown; choose jammed or one of {', '.join(lattices.LATTICES)}")
     kw = {"nnn": nnn} if kind in NNN_LATTICES else {}

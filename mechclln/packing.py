@@ -55,15 +55,18 @@ def default_z_target(dim: int) -> float:
 
 
 def jammed_network(n_nodes: int, dim: int = 2, z_target: float | None = None, seed: int = 0,
-                   size_ratio: float = 1.4, check_rigidity: bool = True) -> Network:
+                   size_ratio: float = 1.4, check_rigidity: bool = True, progress=None) -> Network:
     """A rigid disordered network of about ``n_nodes`` nodes (the exact count depends on the packing).
 
     ``z_target``: mean coordination after pruning (default :func:`default_z_target`), between 2d
     (isostatic) and 2d + 1.5; small sheets offer less (their edge nodes have few bonds: about Z <= 4.9 at
     300 nodes in 2D), which raises a MechcllnError naming the largest reachable value. ``check_rigidity``: run the
     floppy-mode check and repair (turn off only to time the packing itself on very large networks).
+    ``progress(stage, fraction)``: called during the work (``stage``: "quench at phi=0.xxx", with the
+    fraction of the decades of force the quench has to fall done; "pruning"; "rigidity check"), or None.
     Same arguments give identical arrays.
     """
+    tick = progress or (lambda stage, fraction: None)
     if dim not in (2, 3):
         raise fail(None, "dim", f"must be 2 or 3, got {dim}", "choose dim=2 (sheet) or dim=3")
     if int(n_nodes) < 20:
@@ -74,15 +77,18 @@ def jammed_network(n_nodes: int, dim: int = 2, z_target: float | None = None, se
                    f"choose a mean coordination between isostatic ({2 * dim}) and {2 * dim + 1.5}")
     rng = np.random.default_rng(seed)
     n_particles = int(np.ceil(n_nodes / (1 - LOST_AT_EDGE[dim] / n_nodes ** (1 / dim))))
-    x, edges, phi, z_contact = _compress(n_particles, dim, size_ratio, z_target, rng)
+    x, edges, phi, z_contact = _compress(n_particles, dim, size_ratio, z_target, rng, tick)
     z_free = 2 * len(edges) / len(x)
     if z_free < z_target:
         raise fail(None, "z_target", f"the packing reached only Z = {z_free:.2f} at packing fraction {phi:.3f}",
                    f"choose z_target <= {z_free:.2f}")
+    tick("pruning", 0.0)
     edges, removed = _prune(edges, len(x), dim, z_target, rng)
     restored = 0
     if check_rigidity:
+        tick("rigidity check", 0.0)
         edges, restored = restore_rigidity(x, edges, removed)
+    tick("done", 1.0)
     scale = np.linalg.norm(x[edges[:, 0]] - x[edges[:, 1]], axis=1).mean()
     x = (x - x.min(0)) / scale
     meta = {"kind": "jammed", "seed": int(seed), "dim": dim, "size_ratio": size_ratio,
@@ -97,7 +103,7 @@ def jammed_network(n_nodes: int, dim: int = 2, z_target: float | None = None, se
 # ---------------------------------------------------------------------------------------------- packing
 
 
-def _compress(n, dim, size_ratio, z_target, rng):
+def _compress(n, dim, size_ratio, z_target, rng, tick):
     """Random bidisperse packing, quenched and compressed until its opened contact network has Z high enough.
 
     Returns (positions and edges of the opened contact network, packing fraction, Z of the periodic
@@ -113,7 +119,7 @@ def _compress(n, dim, size_ratio, z_target, rng):
     box = (volume / phi) ** (1 / dim)
     pos = rng.random((n, dim)) * box
     while True:
-        pos = _minimise(pos, radii, box)
+        pos = _minimise(pos, radii, box, tick=lambda f, phi=phi: tick(f"quench at phi={phi:.3f}", f))
         contacts = _remove_rattlers(_contacts(pos, radii, box), n, dim)
         x, edges = _open_box(pos, contacts, box, dim)
         if 2 * len(edges) >= (z_target + Z_MARGIN) * len(x) or phi + PHI_STEP > PHI_MAX[dim] + 1e-9:
@@ -122,13 +128,25 @@ def _compress(n, dim, size_ratio, z_target, rng):
         phi += PHI_STEP
 
 
-def _minimise(pos, radii, box, ftol=FORCE_TOL):
+def _minimise(pos, radii, box, ftol=FORCE_TOL, tick=None):
     """Nearest energy minimum of the harmonic soft-sphere packing in the periodic box, by FIRE
     (:func:`mechclln.minimise.fire`, the 2006 variant, unit masses, dt_max = 0.5 in units of the contact
-    stiffness). Stops at max |F| < ``ftol``. Returns positions wrapped into [0, box).
+    stiffness). Stops at max |F| < ``ftol``. Returns positions wrapped into [0, box). ``tick(fraction)``:
+    every 100 FIRE steps, the fraction of the decades from the largest force seen down to ``ftol`` done.
     """
-    x, _, _ = fire(pos.copy(), _force_field(radii, box), lambda x, f: np.abs(f).max() < ftol, FIRE_DT,
-                   FIRE_DT_MAX, FIRE_MAX_STEPS, alpha0=FIRE_ALPHA, n_min=FIRE_N_MIN)
+    top, count = [0.0], [0]
+
+    def done(x, f):
+        fmax = np.abs(f).max()
+        if tick is not None and count[0] % 100 == 0:
+            top[0] = max(top[0], fmax)
+            tick(float(np.clip(np.log(top[0] / max(fmax, ftol)) / np.log(top[0] / ftol), 0, 1))
+                 if top[0] > ftol else 1.0)
+        count[0] += 1
+        return fmax < ftol
+
+    x, _, _ = fire(pos.copy(), _force_field(radii, box), done, FIRE_DT, FIRE_DT_MAX, FIRE_MAX_STEPS,
+                   alpha0=FIRE_ALPHA, n_min=FIRE_N_MIN)
     return np.mod(x, box)
 
 

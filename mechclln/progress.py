@@ -29,3 +29,24 @@ def refine_bar(quiet: bool = False):
                                 refresh=False)
             bar.update(entry["steps"])
         yield tick
+
+
+@contextmanager
+def stage_bar(desc: str, quiet: bool = False):
+    """A percentage bar of a long staged computation; yields the ``progress(stage, fraction)`` callback of
+    :func:`mechclln.packing.jammed_network`. The bar shows the stage and the largest fraction reported in
+    it so far (it starts again at each new stage; the clock runs on)."""
+    from tqdm.auto import tqdm
+
+    with tqdm(desc=desc, total=100, unit="%", disable=quiet, bar_format="{desc}: {percentage:3.0f}%|{bar}| "
+              "{elapsed}{postfix}") as bar:
+        current = [None]
+
+        def tick(stage, fraction):
+            if stage != current[0]:
+                current[0] = stage
+                bar.set_postfix_str(stage, refresh=False)
+                bar.n = 0
+            bar.n = max(bar.n, round(100 * fraction))
+            bar.refresh()
+        yield tick

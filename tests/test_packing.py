@@ -25,6 +25,18 @@ def test_same_seed_gives_identical_arrays(sheet):
     assert other.n_nodes != sheet.n_nodes or not np.allclose(other.x, sheet.x)
 
 
+def test_progress_reports_every_stage_without_changing_the_network():
+    """The progress callback sees the quench (fractions in [0, 1]), pruning and the rigidity check, in that
+    order, and the network is the same array for array as without it."""
+    seen = []
+    net = jammed_network(120, dim=2, seed=0, progress=lambda stage, f: seen.append((stage, f)))
+    stages = list(dict.fromkeys(s for s, _ in seen))
+    assert stages[0].startswith("quench at phi=") and stages[-3:] == ["pruning", "rigidity check", "done"]
+    assert all(0.0 <= f <= 1.0 for _, f in seen)
+    plain = jammed_network(120, dim=2, seed=0)
+    assert np.array_equal(net.x, plain.x) and np.array_equal(net.edges, plain.edges)
+
+
 @pytest.mark.parametrize("dim", [2, 3])
 def test_rigid_every_node_above_d_and_z_on_target(dim, sheet):
     net = sheet if dim == 2 else jammed_network(400, dim=3, seed=1)
