@@ -25,7 +25,7 @@ import numpy as np
 from mechclln.design import DesignConfig, PairTask, PrintErrors, design, gauss_newton, respond, sampled_errors
 from mechclln.frame import Frame, default_joints
 from mechclln.network import Network
-from mechclln.rundir import DESIGN, METRICS, NETWORK, NETWORK_INITIAL, TASK, Run, StageReport, staged_directory
+from mechclln.rundir import DESIGN, NETWORK, NETWORK_INITIAL, TASK, Run, StageMetrics, StageReport, staged_directory
 from mechclln.task import task_error
 
 from .materials import get_material
@@ -158,7 +158,6 @@ def write_design_run(out_dir, fp: FramePart, res, task, config: DesignConfig, fo
                      source: str = "", C0: float | None = None, extra: dict | None = None) -> DesignReport:
     """Write the design as a run directory ``out_dir``; returns its ``design.json`` report."""
     from mechclln import network as netio
-    from mechclln.fileio import write_json
     from mechclln.task import save_task
 
     ptask = PairTask.of(task)
@@ -182,12 +181,11 @@ def write_design_run(out_dir, fp: FramePart, res, task, config: DesignConfig, fo
         netio.save(fp.net, tmp / NETWORK_INITIAL)
         netio.save(designed_network(fp, res.widths), tmp / NETWORK)
         save_task(task, tmp / TASK)
-        write_json(tmp / METRICS, {
-            "format": "mechclln.metrics", "version": 1, "model": "nonlinear", "frame_model": model,
-            "rule": "gauss_newton",
-            "learn": ["width"], "C0": c0, "C_final": c[model], "C_rel_final": c[model] / c0,
-            "history": history,
-            "note": "frame width design (C: frame model); model: that of the spring comparisons; see design.json"})
+        Run(tmp).write_report(StageMetrics(
+            model="nonlinear", rule="gauss_newton", learn=["width"], C0=c0, C_final=c[model],
+            C_rel_final=c[model] / c0,
+            note="frame width design (C: frame model); model: that of the spring comparisons; see design.json",
+            extra={"frame_model": model, "history": history}))
         Run(tmp).write_report(report)
     return report
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-from mechclln.rundir import PRINTABLE, Run, StageReport
+from mechclln.rundir import PRINTABLE, Run, StageMetrics, StageReport
 
 from .materials import get_material
 from .spec import PartSpec
@@ -81,9 +81,8 @@ def refine_run(run_dir, out_dir, spec: PartSpec | None = None, material: str = "
         config={k: v for k, v in asdict(cfg).items() if k != "train"},
         seconds={"refine": res.seconds, "total": time.perf_counter() - t0})
     with Run(out_dir).staged(force=force) as tmp:
-        tmp.save(start, res.network, ptask, {
-            "format": "mechclln.metrics", "version": 1, "model": cfg.train.model, "rule": cfg.train.rule,
-            "learn": ["k"], "C0": c0, "C_final": res.C, "C_rel_final": res.C / c0,
-            "note": "printable refinement of " + str(run_dir) + "; see printable.json"})
+        tmp.save(start, res.network, ptask, StageMetrics(
+            model=cfg.train.model, rule=cfg.train.rule, learn=["k"], C0=c0, C_final=res.C, C_rel_final=res.C / c0,
+            note=f"printable refinement of {run_dir}; see printable.json"))
         tmp.write_report(report)
     return report

@@ -37,6 +37,7 @@ NETWORK = "network.json"
 NETWORK_INITIAL = "network_initial.json"
 TASK = "task.json"
 METRICS = "metrics.json"
+METRICS_FORMAT = "mechclln.metrics"   # the header of every run's metrics.json (TrainReport, StageMetrics)
 CHECKPOINT = "checkpoint.npz"
 PLOTS = "plots"
 DESIGN = "design.json"          # design run: widths, frame strains, the part spec
@@ -125,13 +126,13 @@ class Run:
         with staged_directory(self.path, force=force, **kw) as tmp:
             yield Run(tmp)
 
-    def save(self, initial, trained, task, metrics: "TrainReport | dict") -> None:
+    def save(self, initial, trained, task, metrics: "TrainReport | StageMetrics") -> None:
         """Write the core files: initial and trained network, task and metrics (a training's report, or the
-        metrics dict of a run made otherwise: printable refinement), each atomically."""
+        :class:`StageMetrics` of a run made otherwise: printable refinement), each atomically."""
         netio.save(initial, self.initial_file)
         netio.save(trained, self.network_file)
         taskio.save_task(task, self.task_file)
-        write_json(self.metrics_file, metrics.to_json() if isinstance(metrics, StageReport) else metrics)
+        write_json(self.metrics_file, metrics.to_json())
 
     def write_report(self, report: "StageReport") -> Path:
         """Write the typed stage ``report`` to its file (``report.FILE`` in this directory); returns the path."""
@@ -280,7 +281,7 @@ class TrainReport(StageReport):
     in the trained model, timings (seconds), which model and rule."""
 
     FILE: ClassVar[str] = METRICS
-    FORMAT: ClassVar[str] = "mechclln.metrics"
+    FORMAT: ClassVar[str] = METRICS_FORMAT
     model: str
     rule: str
     learn: list
@@ -315,6 +316,30 @@ class TrainReport(StageReport):
                    "target_displacements": result.target_displacements,
                    "desired_target_displacements": task.target_displacements},
             timings=timings)
+
+
+@dataclass
+class StageMetrics(StageReport):
+    """``metrics.json`` of a run made by a stage other than training (frame design, printable refinement), in
+    the train stage's format and common keys (:class:`TrainReport`), so the run reads as any run: the spring
+    model of its comparisons, the rule and what it changed, C0, final C and C/C0, a note on where the rest
+    is; then ``extra``, keys the stage adds (the design: ``frame_model``, ``history``)."""
+
+    FILE: ClassVar[str] = METRICS
+    FORMAT: ClassVar[str] = METRICS_FORMAT
+    model: str
+    rule: str
+    learn: list
+    C0: float
+    C_final: float
+    C_rel_final: float
+    note: str
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """The fields in order, ``extra``'s keys last in its place."""
+        out = super().to_json()
+        return out | out.pop("extra")
 
 
 def check_fingerprint(path, stored: dict, net, task, config) -> None:
