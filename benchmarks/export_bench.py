@@ -19,7 +19,9 @@ def main(n_struts: int = 1000) -> dict:
     from mechclln.export.pipeline import export_run
     from mechclln.export.printer import Printer
     from mechclln.rundir import Run
-    from mechclln.task import random_task
+    from mechclln import network as netio
+    from mechclln.fileio import write_json
+    from mechclln.task import random_task, save_task
 
     side = int(np.ceil(np.sqrt(n_struts / 3)))
     net = lattices.triangular(side, side)
@@ -27,7 +29,9 @@ def main(n_struts: int = 1000) -> dict:
     net = net.with_params(k=rng.uniform(0.7, 1.6, net.n_edges), l=net.l * rng.uniform(0.99, 1.01, net.n_edges))
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp)
-        Run(run).save(net, net, random_task(net, n_targets=3), {"model": "nonlinear"})
+        netio.save(net, Run(run).network_file)       # export reads the network, the task and the model only
+        save_task(random_task(net, n_targets=3), Run(run).task_file)
+        write_json(Run(run).metrics_file, {"model": "nonlinear"})
         big = Printer("large-format", (1000.0, 1000.0, 500.0), 0.4)
         t = time.perf_counter()
         rep = export_run(run, printer=big)

@@ -7,7 +7,7 @@ seed)``. Prints one line per run and a summary per variant; the figures in docs/
 
 (also with 6,7,8,9,10,11; ``nonlinear``; 1000 nodes, seeds 0,1 and 2,3). ``--targets 1 --tol 1e-2 --steps 600
 --task-seed net`` gives the one-target cases (task seed = network seed), nonlinear. ``--within R`` draws the
-targets within R bond lengths of the source (:func:`mechclln.task.random_task`); the 2D 1e4 rows of
+targets within R length units (lattice spacings) of the source (:func:`mechclln.task.random_task`); the 2D 1e4 rows of
 docs/performance.md ("Time to C/C0 <= 1e-3") came from
 
     nice -n 10 .venv/bin/python benchmarks/trap_sweep.py 10000 harmonic 1,2 '{"symmetric": {"symmetric": true}}' \

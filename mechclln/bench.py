@@ -127,8 +127,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tts-symmetric", action="store_true",
                    help="--tts with the two-sided nudge of coupled learning (TrainConfig.symmetric)")
     p.add_argument("--tts-within", type=float, default=None, metavar="R",
-                   help="--tts task with its targets within R bond lengths of the source (the same task size "
-                        "at every network size); default: the farther half of the whole network")
+                   help="--tts task with its targets within R length units (lattice spacings) of the source "
+                        "(the same task size at every network size); default: the farther half of the whole network")
     p.add_argument("--crossover", action="store_true",
                    help="only time steps with the dense and the sparse factoriser (crossover.json in --out)")
 

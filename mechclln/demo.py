@@ -55,6 +55,7 @@ def run_demo(out, steps: int | None = None, force: bool = False, quiet: bool = F
     rec = correct_run(out, progress=lambda r, c: log(f"demo: correct: round {r}: finite-strain FEM C/C0 {c:.3g}",
                                                      flush=True))
     fem = check_run(out, finite_strain=True, solution=rec.solution)   # reused when it is the same part
+    rec.solution = None               # the mesh and its factorisation are not needed by the export
     C0 = rep.C0
     for key, label in (("frame_corotational", "frame"), ("fem_linear", "linear FEM"), ("fem_finite", "finite-strain FEM")):
         m = fem.models[key]

@@ -43,7 +43,7 @@ from .springs import MODELS, PairAssembler, incidence, pair_measure
 from .task import Task
 
 __all__ = ["Equilibria", "EquilibriumNotFound", "FLOPPY_REMEDY", "Response", "Rows", "State", "free_states",
-           "relax", "respond"]
+           "relax", "require_unique", "respond"]
 
 # What `mechclln network --check` says applies to a network floppy as springs.
 FLOPPY_REMEDY = ("which model applies: as springs, only with the explicit tether regularisation (`mechclln "
@@ -51,6 +51,20 @@ FLOPPY_REMEDY = ("which model applies: as springs, only with the explicit tether
                  "trains with it; at 1e-3 its 20 %-strain "
                  "states were not found; metrics.json reports its share of the energy), or as a frame "
                  "(mechclln.frame: rigid hubs and bending struts), which is rigid for a connected network")
+
+
+def require_unique(net: Network, tether: float = 0.0) -> None:
+    """Refuse (one-line MechcllnError) a network whose spring equilibrium is not unique: floppy modes beyond
+    rigid-body motion and no tether."""
+    if tether:
+        return
+    from .rigidity import floppy_modes
+
+    report = floppy_modes(net, pinned=net.pinned)
+    if report.n_floppy:
+        raise MechcllnError(f"network: {report.message}; or make the springs' equilibrium unique with a weak "
+                            "tether (mechclln train --tether 1e-2; `mechclln network --check` says which models "
+                            "apply)")
 
 
 class Equilibria:
@@ -98,14 +112,8 @@ class Equilibria:
         self._solvers: dict[int, ReusableSolver] = {}
         self._dropped_factorizations = 0
         self._solver_k: dict[int, np.ndarray] = {}
-        if check_rigidity and not self.tether:
-            from .rigidity import floppy_modes
-
-            report = floppy_modes(net, pinned=net.pinned)
-            if report.n_floppy:
-                raise MechcllnError(f"network: {report.message}; or make the springs' equilibrium unique with a "
-                                    "weak tether (mechclln train --tether 1e-2; `mechclln network --check` says "
-                                    "which models apply)")
+        if check_rigidity:
+            require_unique(net, self.tether)
 
     # ------------------------------------------------------------------------------------ rows
     def source_rows(self, ex: int) -> Rows:
@@ -219,23 +227,18 @@ class Equilibria:
         _, _, egeo, rgeo, _ = self.residual(x, np.zeros(0), k, l, rows)
         return self.hessian(k, l, np.zeros(0), egeo, rgeo, rows.pair).tocsr()
 
-    def tether_share(self, state: State | list[State], k, l) -> dict:
-        """Size of the tether regularisation in ``state``: its energy over the springs' energy, and its
-        largest force over the largest spring tension (both 0 without tethers). Given a list of states (a
-        task's examples), the largest of each ratio over the states whose springs carry energy (a rest
-        example of an untrained network carries none)."""
+    def tether_share(self, states: State | list[State], k, l) -> dict:
+        """Size of the tether regularisation in ``states`` (one state, or a task's examples): the tethers'
+        energy over the springs' energy, both summed over the states, and the largest tether force over the
+        largest spring tension (both 0 without tethers; inf where the springs carry nothing)."""
         if not self.tether:
             return {"tether": 0.0, "energy_ratio": 0.0, "force_ratio": 0.0}
-        if isinstance(state, list):
-            shares = [self.tether_share(st, k, l) for st in state]
-            loaded = [s for s in shares if np.isfinite(s["energy_ratio"])] or shares
-            return {"tether": self.tether, "energy_ratio": max(s["energy_ratio"] for s in loaded),
-                    "force_ratio": max(s["force_ratio"] for s in loaded)}
-        u = state.x - self.X
-        spring_e = 0.5 * np.sum(k * (state.p - l) ** 2)
-        tether_e = 0.5 * self.tether * np.sum(u ** 2)
-        f_t = self.tether * np.linalg.norm(u, axis=1).max()
-        f_s = np.abs(k * (state.p - l)).max()
+        states = states if isinstance(states, list) else [states]
+        u = [st.x - self.X for st in states]
+        spring_e = sum(0.5 * np.sum(k * (st.p - l) ** 2) for st in states)
+        tether_e = sum(0.5 * self.tether * np.sum(d ** 2) for d in u)
+        f_t = max(self.tether * np.linalg.norm(d, axis=1).max() for d in u)
+        f_s = max(np.abs(k * (st.p - l)).max() for st in states)
         return {"tether": self.tether, "energy_ratio": float(tether_e / spring_e) if spring_e > 0 else float("inf"),
                 "force_ratio": float(f_t / f_s) if f_s > 0 else float("inf")}
 

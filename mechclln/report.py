@@ -157,7 +157,8 @@ def _run_sections(run: Path) -> list[str]:
         for stage in (run, run / "printable"):
             out += _stage_sections(stage)
         return out
-    eq = Equilibria(net, task, model, check_rigidity=False)
+    tether = Fields(metrics.get("tether") or {}, m.source, "tether").number("tether", 0.0, ge=0)
+    eq = Equilibria(net, task, model, check_rigidity=False, tether=tether)   # as trained (train --tether)
     ex = int(np.argmax(np.abs(task.source_strains).sum(1)))
     free = free_states(eq, net.k, net.l)[ex]
     T = len(task.target_pairs)

@@ -6,7 +6,7 @@ Spec (JSON or TOML; every key but ``networks`` optional)::
     {"networks": [{"kind": "lattice", "dim": 2}, {"kind": "jammed", "dim": 2, "z": 4.4}, {"kind": "peer"}],
      "sizes": [64, 100],                      # nodes (ignored by "peer": 64 nodes, 123 bonds)
      "tasks": {"targets": [1, 2, 4], "seeds": [0, 1, 2], "source_strain": 0.05, "target_strain": 0.05,
-               "rest": true, "within": 16},          # targets within 16 bond lengths of the source
+               "rest": true, "within": 16},          # targets within 16 length units of the source
                                                      # (:func:`mechclln.task.random_task`; default: anywhere)
      "rules": ["coupled"],
      "train": {"model": "harmonic", "learn": ["k", "l"], "steps": 200, "tol": 1e-3},
@@ -69,8 +69,8 @@ def load_spec(path) -> dict:
             raise fail(path, f"tasks.{key}", f"{tasks[key]!r}", "give a non-empty list of integers")
     w = tasks["within"]
     if w is not None and (isinstance(w, bool) or not isinstance(w, (int, float)) or not w > 0):
-        raise fail(path, "tasks.within", f"{w!r}", "give a distance > 0 (bond lengths), or leave it out for targets "
-                   "anywhere in the network")
+        raise fail(path, "tasks.within", f"{w!r}", "give a distance > 0 (length units of the network), or leave it "
+                   "out for targets anywhere in the network")
     if not spec["tether"] >= 0:
         raise fail(path, "tether", f"{spec['tether']}", "give a stiffness >= 0 (units of k)")
     return spec

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import network as netio
 from . import plots
-from .equilibrium import respond
+from .equilibrium import require_unique, respond
 from .errors import MechcllnError, fail
 from .fileio import read_npz, refuse_existing, write_json
 from .rundir import PLOTS, Run, TrainReport, check_fingerprint, interrupted
@@ -28,12 +28,14 @@ def train_run(net, task, cfg, out, force: bool = False, resume: bool = False, pr
     """Train ``net`` on ``task`` with ``cfg`` (:class:`~mechclln.training.TrainConfig`) and write the run
     directory ``out``; ``resume`` continues from the checkpoint of a killed or finished run of ``out``.
     Refuses, before any work, stiffnesses outside ``cfg.k_bounds`` (training would clip them; ``source``
-    names the network in the message) and a resume whose checkpoint is for another network, task or config."""
+    names the network in the message), a network floppy as springs without ``cfg.tether``, and a resume
+    whose checkpoint is for another network, task or config."""
     lo, hi = cfg.k_bounds
     bad = np.flatnonzero((net.k < lo) | (net.k > hi))
     if bad.size:
         raise fail(source, f"stiffness[{bad[0]}]", f"{net.k[bad[0]]:g} is outside the training bounds "
                    f"[{lo:g}, {hi:g}] ({bad.size} edges)", "rescale the stiffness or widen --k-min/--k-max")
+    require_unique(net, cfg.tether)     # before staging: a refused network leaves no partial directory
     out = Path(out)
     run = Run(out)
     killed = interrupted(out)      # the staging folder of a killed or interrupted `train` of this out
@@ -51,7 +53,8 @@ def train_run(net, task, cfg, out, force: bool = False, resume: bool = False, pr
         if resume and not killed_ckpt:
             shutil.copy2(ckpt, tmp.checkpoint_file)
         t0 = time.perf_counter()
-        res = train(net, task, cfg, progress=progress, checkpoint=tmp.checkpoint_file, resume=resume)
+        res = train(net, task, cfg, progress=progress, checkpoint=tmp.checkpoint_file, resume=resume,
+                    check_rigidity=False)     # checked above
         h = res.history
         timings = {"train_seconds": time.perf_counter() - t0, "steps": len(h.step),
                    "mean_step_seconds": float(np.mean(h.seconds)) if h.seconds else None,

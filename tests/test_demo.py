@@ -25,6 +25,8 @@ def test_demo_part_does_its_task_in_finite_strain_fem(demo_run):
     assert C / m["C0"] <= 1e-3
     act = np.abs(want).max(axis=1) > 0
     assert np.all(np.abs(eps[act] / want[act] - 1) < 0.05)
+    # the check reused the FEM correction's last finite-strain solve of this very part (one solve, not two)
+    assert fid["reused_solution"] is True
 
 
 def test_recorded_frame_strains_recompute_from_the_exported_part(demo_run):

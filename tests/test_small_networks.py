@@ -90,7 +90,6 @@ def test_cli_trains_the_peer_network_as_it_is_with_an_explicit_tether(tmp_path, 
     from mechclln import network as netio
     from mechclln.cli import main
     from mechclln.task import load_task, save_task
-    from mechclln.trainrun import evaluate
 
     net, task = peer_network()
     netio.save(net, tmp_path / "peer.json")
@@ -98,7 +97,8 @@ def test_cli_trains_the_peer_network_as_it_is_with_an_explicit_tether(tmp_path, 
     args = ["train", tmp_path / "peer.json", tmp_path / "task.json", "--learn", "k", "--quiet", "--out"]
     assert main(args + [tmp_path / "none"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "floppy" in err and "--tether 1e-2" in err and not (tmp_path / "none").exists()
+    assert err.count("\n") == 1 and "floppy" in err and "--tether 1e-2" in err
+    assert not list(tmp_path.glob("*none*")), "a refused network left a (partial) run directory"
     assert main(args + [tmp_path / "run", "--tether", "1e-2"]) == 0
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert m["converged"] and m["C_rel_final"] <= 1e-3 and m["tether"]["tether"] == 1e-2
@@ -107,5 +107,30 @@ def test_cli_trains_the_peer_network_as_it_is_with_an_explicit_tether(tmp_path, 
     st = free_states(eq, trained.k, trained.l)[0]
     ratio = 1e-2 * np.sum((st.x - eq.X) ** 2) / np.sum(trained.k * (st.p - trained.l) ** 2)
     assert m["tether"]["energy_ratio"] == pytest.approx(ratio, rel=1e-6) and 0.01 < ratio < 0.5
-    out, _ = evaluate(tmp_path / "run" / "network.json", tmp_path / "task.json", "nonlinear", tether=1e-2)
-    assert out["nonlinear"]["target_strains"][0] == pytest.approx(m["final"]["target_strains"][0], rel=1e-8)
+    assert main(["evaluate", tmp_path / "run" / "network.json", tmp_path / "task.json", "--model", "nonlinear",
+                 "--tether", "1e-2", "--json", tmp_path / "ev.json"]) == 0
+    ev = json.loads((tmp_path / "ev.json").read_text())
+    assert ev["nonlinear"]["target_strains"][0] == pytest.approx(m["final"]["target_strains"][0], rel=1e-8)
+    assert main(["report", tmp_path / "run", "--out", tmp_path / "run.html"]) == 0     # solves as trained
+    assert "free state" in (tmp_path / "run.html").read_text()
+
+
+def test_tether_share_sums_the_energies_of_every_example():
+    """With a rest example (two states), the reported share is the tethers' energy over the springs' energy,
+    each summed over the examples' free states of the trained network, and the force ratio the largest
+    tether force over the largest tension, recomputed here from the states."""
+    from mechclln.training import train
+
+    net = bench_network(49, 2, seed=1)
+    task = random_task(net, n_targets=2, seed=1)
+    assert task.n_examples == 2
+    res = train(net, task, TrainConfig(model="harmonic", steps=20, checkpoint_every=0, tether=1e-2))
+    eq = Equilibria(res.network, task, "harmonic", tether=1e-2)
+    sts = free_states(eq, res.network.k, res.network.l)
+    k, l = res.network.k, res.network.l
+    e_t = sum(0.5e-2 * np.sum((st.x - eq.X) ** 2) for st in sts)
+    e_s = sum(0.5 * np.sum(k * (st.p - l) ** 2) for st in sts)
+    f_t = max(1e-2 * np.linalg.norm(st.x - eq.X, axis=1).max() for st in sts)
+    f_s = max(np.abs(k * (st.p - l)).max() for st in sts)
+    assert res.tether["energy_ratio"] == pytest.approx(e_t / e_s, rel=1e-6)
+    assert res.tether["force_ratio"] == pytest.approx(f_t / f_s, rel=1e-6)
