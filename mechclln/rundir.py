@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from . import network as netio
 from . import task as taskio
 from .errors import MechcllnError
@@ -244,13 +246,45 @@ def staged_directory(path, force: bool = False, keep: tuple = (), resumable: boo
         os.close(fd)
 
 
-def fingerprint(net, task, config) -> dict:
+# TrainConfig fields added after checkpoints existed and before checkpoints listed their config fields
+# (``fingerprint_config_fields``), newest first: a checkpoint without the list was made without some of them.
+LATER_CONFIG_FIELDS = ("symmetric", "tether")
+
+
+def config_fields(config) -> list[str]:
+    """The training config fields a checkpoint's fingerprint covers: all but ``steps`` and ``tol`` (which only
+    say where to stop)."""
+    return [k for k in asdict(config) if k not in ("steps", "tol")]
+
+
+def fingerprint(net, task, config, fields: list[str] | None = None) -> dict:
     """SHA-256 digests of what a training run depends on: the initial network, the task and the training
-    config (all fields but ``steps`` and ``tol``, which only say where to stop), for checkpoints."""
-    cfg = {k: v for k, v in asdict(config).items() if k not in ("steps", "tol")}
+    config (its ``fields``, default :func:`config_fields`), for checkpoints."""
+    values = asdict(config)
+    cfg = {k: values[k] for k in (config_fields(config) if fields is None else fields)}
     parts = {"network": netio.to_dict(net), "task": taskio.to_dict(task), "config": cfg}
     return {k: hashlib.sha256(json.dumps(jsonable(v), sort_keys=True).encode()).hexdigest()
             for k, v in parts.items()}
+
+
+def _config_matches(stored: dict, net, task, config) -> bool:
+    """Whether the checkpoint's config digest is that of ``config``: over the fields the checkpoint lists
+    (a field added to the config since, at its default, does not count), or, for a checkpoint without the
+    list, over today's fields less the newest ones of :data:`LATER_CONFIG_FIELDS` at their defaults."""
+    values, defaults = asdict(config), asdict(type(config)())
+    if "fingerprint_config_fields" in stored:
+        listed = [str(n) for n in stored["fingerprint_config_fields"]]
+        candidates = [listed] if set(listed) <= set(values) else []
+    else:
+        now = config_fields(config)
+        candidates = [[n for n in now if n not in LATER_CONFIG_FIELDS[:i]]
+                      for i in range(len(LATER_CONFIG_FIELDS) + 1)]
+    for names in candidates:
+        later_at_default = all(np.array_equal(values[n], defaults[n]) for n in config_fields(config)
+                               if n not in names)
+        if later_at_default and fingerprint(net, task, config, names)["config"] == str(stored["fingerprint_config"]):
+            return True
+    return False
 
 
 @dataclass
@@ -344,12 +378,14 @@ class StageMetrics(StageReport):
 
 def check_fingerprint(path, stored: dict, net, task, config) -> None:
     """Refuse the checkpoint ``path`` (its arrays ``stored``) unless it was made with this network, task
-    and config (:func:`fingerprint`)."""
+    and config (:func:`fingerprint`; config options added to mechclln since the checkpoint was written
+    count as the same config while they are at their defaults)."""
     for what, digest in fingerprint(net, task, config).items():
         key = f"fingerprint_{what}"
         if key not in stored:
             raise MechcllnError(f"{path}: field '{key}': missing (written by an older mechclln); start the run "
                                 "over with --force instead of --resume")
-        if str(stored[key]) != digest:
+        same = _config_matches(stored, net, task, config) if what == "config" else str(stored[key]) == digest
+        if not same:
             raise MechcllnError(f"{path}: field '{key}': the checkpoint was made with another {what}; resume "
                                 f"with the {what} it was made for, or start over with --force")

@@ -190,10 +190,11 @@ class Trainer(Learner):
 
     # ------------------------------------------------------------------------------- checkpoints
     def save_checkpoint(self, path) -> Path:
-        from .rundir import fingerprint
+        from .rundir import config_fields, fingerprint
 
         h = {f"history_{k}": np.array(v, dtype=float) for k, v in asdict(self.history).items()}
         fp = {f"fingerprint_{k}": np.array(v) for k, v in fingerprint(self.net0, self.task, self.cfg).items()}
+        fp["fingerprint_config_fields"] = np.array(config_fields(self.cfg))
         st = self.states or []
         return write_npz(path, k=self.k, l=self.l, step=np.array(self.step_index), C0=np.array(self.C0),
                          alpha_scale=np.array(self.alpha_scale),

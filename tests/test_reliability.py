@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mechclln import lattices
@@ -223,3 +224,40 @@ def test_memory_limit_follows_the_available_memory(monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda: need)
     with pytest.raises(MechcllnError, match="over the"):
         memory.require_fits(gpart, 2)
+
+
+def test_checkpoint_of_an_older_config_resumes_while_new_options_keep_their_defaults(tmp_path):
+    """A checkpoint made before a config option existed (no field list; digest without `symmetric`, as
+    written before that option) is accepted while the option is at its default and refused when it is
+    set; a checkpoint listing its fields ignores a field added later at its default. Any other change of
+    the config is still refused."""
+    from dataclasses import asdict, replace
+
+    from mechclln.rundir import check_fingerprint, config_fields, fingerprint
+    from mechclln.training import TrainConfig, Trainer
+
+    net = lattices.triangular(5, 5)
+    task = random_task(net, n_targets=1, seed=0)
+    cfg = TrainConfig(model="harmonic", steps=3, checkpoint_every=0)
+    tr = Trainer(net, task, cfg)
+    for _ in range(2):
+        tr.step()
+    stored = read_npz(tr.save_checkpoint(tmp_path / "c.npz"))
+    assert list(stored["fingerprint_config_fields"]) == config_fields(cfg)
+    check_fingerprint("c.npz", stored, net, task, cfg)
+
+    legacy = {k: v for k, v in stored.items() if k != "fingerprint_config_fields"}
+    legacy["fingerprint_config"] = fingerprint(net, task, cfg, [n for n in config_fields(cfg)
+                                                                if n != "symmetric"])["config"]
+    check_fingerprint("old.npz", legacy, net, task, cfg)
+    with pytest.raises(MechcllnError, match="fingerprint_config"):
+        check_fingerprint("old.npz", legacy, net, task, replace(cfg, symmetric=True))
+
+    listed = dict(stored, fingerprint_config_fields=np.array([n for n in config_fields(cfg) if n != "tether"]))
+    listed["fingerprint_config"] = fingerprint(net, task, cfg, list(listed["fingerprint_config_fields"]))["config"]
+    check_fingerprint("listed.npz", listed, net, task, cfg)
+    for other in (replace(cfg, tether=1e-2), replace(cfg, eta=0.2)):
+        with pytest.raises(MechcllnError, match="fingerprint_config"):
+            check_fingerprint("listed.npz", listed, net, task, other)
+    assert asdict(cfg)["steps"] == 3      # steps and tol are not fingerprinted: a resume may extend the run
+    check_fingerprint("c.npz", stored, net, task, replace(cfg, steps=50, tol=1e-6))
