@@ -17,7 +17,7 @@ strains (linear and corotational) and the history.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -25,7 +25,8 @@ import numpy as np
 from mechclln.design import DesignConfig, PairTask, PrintErrors, design, gauss_newton, respond, sampled_errors
 from mechclln.frame import Frame, default_joints
 from mechclln.network import Network
-from mechclln.rundir import DESIGN, NETWORK, NETWORK_INITIAL, TASK, Run, StageMetrics, StageReport, staged_directory
+from mechclln.rundir import (DESIGN, NETWORK, NETWORK_INITIAL, TASK, Run, StageMetrics, StageReport, flattened,
+                             staged_directory)
 from mechclln.task import task_error
 
 from .materials import get_material
@@ -67,12 +68,7 @@ class DesignReport(StageReport):
     history: list
     seconds: float
     frame_response: dict
-    extra: dict = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        """The fields in order, ``extra``'s keys last in its place."""
-        out = super().to_json()
-        return out | out.pop("extra")
+    extra: dict = flattened()
 
 
 @dataclass(frozen=True, eq=False)

@@ -299,14 +299,25 @@ class StageReport:
     VERSION: ClassVar[int] = 1
 
     def to_json(self) -> dict:
-        """The dict written to ``FILE`` (key order = field order)."""
-        head = {"format": self.FORMAT, "version": self.VERSION} if self.FORMAT else {}
-        return head | {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("json", True)}
+        """The dict written to ``FILE`` (key order = field order; a :func:`flattened` field's keys in its place)."""
+        out = {"format": self.FORMAT, "version": self.VERSION} if self.FORMAT else {}
+        for f in fields(self):
+            if f.metadata.get("flatten"):
+                out |= getattr(self, f.name)
+            elif f.metadata.get("json", True):
+                out[f.name] = getattr(self, f.name)
+        return out
 
 
 def carried(default=None) -> Any:
     """A :class:`StageReport` field given to the caller but not written to the JSON file."""
     return field(default=default, metadata={"json": False})
+
+
+def flattened() -> Any:
+    """A :class:`StageReport` dict field (default empty) whose keys are written in its place, at the top
+    level of the JSON file: keys a caller adds to a stage's report."""
+    return field(default_factory=dict, metadata={"flatten": True})
 
 
 @dataclass
@@ -368,12 +379,7 @@ class StageMetrics(StageReport):
     C_final: float
     C_rel_final: float
     note: str
-    extra: dict = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        """The fields in order, ``extra``'s keys last in its place."""
-        out = super().to_json()
-        return out | out.pop("extra")
+    extra: dict = flattened()
 
 
 def check_fingerprint(path, stored: dict, net, task, config) -> None:
